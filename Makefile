@@ -1,0 +1,109 @@
+# microscaler: plain Makefile. `make` builds bin/microscaler; `make test` runs every test;
+# `make run` starts the demo; `make deps` installs what a fresh Debian 12 machine lacks.
+CC      ?= cc
+PKGS    := libuv libcurl libwebsockets libcjson
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+BUILD   ?= build
+CSTD    := -std=c11
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+OPT     ?= -O2 -g
+SAN     ?=
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) $(PKG_CFLAGS) -I. \
+	   -DMSS_VERSION='"$(VERSION)"' -DMSS_GIT_REV='"$(GIT_REV)"' -MMD -MP
+LDFLAGS += $(SAN)
+LDLIBS  += $(PKG_LIBS) -lm
+
+# Every .c under the module folders is part of the library; cmd/main.c is the program.
+LIB_SRC  := $(filter-out cmd/main.c,$(sort $(wildcard cmd/*.c demand/*.c demand/metrics/*.c \
+	     scheduler/*.c monitor/*.c utils/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libmicroscaler.a
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tools/%.c=bin/microscaler-%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps deps-ok run test unit integration asan clang format lint bench clean image
+
+all: bin/microscaler $(TOOL_BIN)
+
+bin/microscaler: $(BUILD)/cmd/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/microscaler-%: tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Install build and test dependencies (apt-get update once, then apt-get install).
+deps:
+	tools/deps.sh install
+
+# Install only when something is missing, so run/test work on a fresh machine.
+deps-ok:
+	@tools/deps.sh check >/dev/null 2>&1 || tools/deps.sh install
+
+# The demo: toy scheduler, built-in config, a live table each second. Override any MSS_* on the
+# command line, e.g. `make run MSS_TICK_MS=250`.
+run: deps-ok
+	@$(MAKE) --no-print-directory all
+	MSS_SCHEDULER=$${MSS_SCHEDULER:-TOY} MSS_CONFIG=$${MSS_CONFIG:-DEMO} \
+	MSS_MONITOR=$${MSS_MONITOR:-TABLE} bin/microscaler
+
+test: deps-ok
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+unit: $(UNIT_BIN)
+	@tools/run-unit.sh $(UNIT_BIN)
+
+integration: all
+	@tools/run-integration.sh
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build tree.
+asan: deps-ok
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit
+
+# The same build under clang (the default CC is gcc on Debian).
+clang:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang all
+
+bench: all $(BENCH_BIN)
+	@tools/run-bench.sh $(BENCH_BIN)
+
+format:
+	clang-format -i $(LIB_SRC) cmd/main.c $(wildcard */*.h */*/*.h) $(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC)
+
+lint:
+	clang-tidy --quiet $(LIB_SRC) cmd/main.c -- $(CSTD) $(PKG_CFLAGS) -I.
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -I. $(LIB_SRC) cmd/main.c
+
+clean:
+	rm -rf build build-asan build-clang bin
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/main.d

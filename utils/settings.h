@@ -1,0 +1,55 @@
+/* Settings: every environment variable microscaler reads, with its default, parsed and checked once
+ * at start-up. Unset and empty both mean "use the default" (Go rule). A bad value is an error that
+ * names the variable; main() turns it into exit status 2. */
+#ifndef MSS_SETTINGS_H
+#define MSS_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../demand/target.h"
+#include "err.h"
+#include "log.h"
+
+struct setting_def {
+	const char *name; /* environment variable */
+	const char *def;  /* default as text ("" = empty) */
+	const char *help; /* one line for --help */
+};
+
+/* Every setting, in --help order; terminated by a {NULL} entry. */
+extern const struct setting_def settings_defs[];
+
+struct settings {
+	/* Pieces, selected by name (upper case, as the Go program). */
+	char scheduler[16];     /* MSS_SCHEDULER: TOY | DOCKER | SWARM | MARATHON */
+	char engine[16];        /* MSS_DEMAND_ENGINE: LOCAL | SERVER (alias REMOTE, stored as SERVER) */
+	char config[16];        /* MSS_CONFIG: SERVER | HARDCODED | ENVVAR | FILE | DEMO */
+	const char *config_data; /* MSS_CONFIG_DATA (borrowed from the environment) */
+	const char *config_file; /* MSS_CONFIG_FILE */
+	const char *monitor;     /* MSS_MONITOR, e.g. "SERVER,LOG" or "none" */
+	const char *user_id;     /* MSS_USER_ID */
+	const char *api_address; /* MSS_API_ADDRESS */
+	bool pull_images;        /* MSS_PULL_IMAGES */
+	const char *log_debug;   /* MSS_LOG_DEBUG */
+	enum log_format log_format; /* MSS_LOG_FORMAT: logfmt | json */
+	const char *docker_host; /* DOCKER_HOST */
+	const char *marathon_api; /* MSS_MARATHON_API */
+	const char *instance_id; /* MSS_INSTANCE_ID: owner label value */
+	struct pid_gains gains;  /* MSS_KU, MSS_TU, MSS_KP, MSS_KI, MSS_KD, MSS_VEL_SAMPLES */
+	unsigned tick_ms;        /* MSS_TICK_MS: decision period */
+	unsigned shutdown_timeout_ms; /* MSS_SHUTDOWN_TIMEOUT (seconds in the environment) */
+	unsigned toy_start_ms;   /* MSS_TOY_START_MS: toy scheduler start delay */
+	unsigned toy_stop_ms;    /* MSS_TOY_STOP_MS: toy scheduler stop delay */
+};
+
+/* Read the process environment. All pointers in *s borrow from the environment (or static
+ * defaults), so *s must not outlive it and needs no free. Returns 0, or -1 with e naming the
+ * variable and the bad value. */
+int settings_load(struct settings *s, struct err *e);
+/* The value a setting has now (env or default), for --help and --check-config. */
+const char *settings_value(const char *name);
+/* Print the --help table: name, default, description. */
+void settings_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,31 @@
+/* Small helpers every module uses: container_of, array length, checked allocation, clock. */
+#ifndef MSS_UTIL_H
+#define MSS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Recover the struct that embeds a handle (libuv style). */
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation that cannot fail: on exhaustion the process logs and aborts, because a scaler that
+ * silently skips work is worse than one that restarts. Returned memory is owned by the caller. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s); /* NULL in, NULL out */
+
+/* Monotonic milliseconds (for deadlines and ages) and wall-clock milliseconds since the epoch (for
+ * timestamps that leave the process). Only edges call these: the decision gets time passed in. */
+uint64_t util_mono_ms(void);
+uint64_t util_wall_ms(void);
+
+/* Parse a whole decimal integer / float; no trailing junk, no overflow. Return 0 on success. */
+int util_parse_long(const char *s, long long min, long long max, long long *out);
+int util_parse_double(const char *s, double *out);
+
+/* Free a NULL-terminated vector of strings and the strings themselves. */
+void util_strv_free(char **v);
+
+#endif
