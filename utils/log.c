@@ -1,5 +1,4 @@
 /* logfmt / JSON line writer. JSON lines go through cJSON so escaping is never hand-rolled. */
-#define _POSIX_C_SOURCE 200809L
 #include "log.h"
 
 #include <cjson/cJSON.h>

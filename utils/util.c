@@ -1,5 +1,4 @@
 /* Checked allocation, clocks and strict number parsing. */
-#define _POSIX_C_SOURCE 200809L
 #include "util.h"
 
 #include <errno.h>
