@@ -28,7 +28,18 @@ int err_wrap(struct err *e, const char *fmt, ...)
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof old);
-	snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+	/* Truncation is intended: the innermost context is the least important part to keep. */
+	size_t n = strlen(prefix);
+	memcpy(e->msg, prefix, n);
+	if (n + 2 < sizeof e->msg) {
+		memcpy(e->msg + n, ": ", 2);
+		n += 2;
+	}
+	size_t rest = strnlen(old, sizeof old - 1);
+	if (rest > sizeof e->msg - 1 - n)
+		rest = sizeof e->msg - 1 - n;
+	memcpy(e->msg + n, old, rest);
+	e->msg[n + rest] = '\0';
 	if (!e->code)
 		e->code = -1;
 	return -1;
