@@ -46,6 +46,37 @@ void task_free(struct task *t)
 	free(t);
 }
 
+static bool same_target(const struct target *a, const struct target *b)
+{
+	return a->kind == b->kind && a->length == b->length && a->remainder_max == b->remainder_max &&
+	       a->gains.kp == b->gains.kp && a->gains.ki == b->gains.ki && a->gains.kd == b->gains.kd &&
+	       a->gains.vel_samples == b->gains.vel_samples;
+}
+
+#define SWAP(a, b)                                                                                 \
+	do {                                                                                       \
+		__typeof__(a) swap_tmp_ = (a);                                                     \
+		(a) = (b);                                                                         \
+		(b) = swap_tmp_;                                                                   \
+	} while (0)
+
+void task_reconfigure(struct task *t, struct task *from)
+{
+	t->priority = from->priority;
+	t->min = from->min;
+	t->max = from->max;
+	t->max_step = from->max_step;
+	t->scalable = from->scalable;
+	t->policy = from->policy;
+	SWAP(t->spec, from->spec);
+	SWAP(t->metric, from->metric);
+	if (!same_target(&t->target, &from->target)) {
+		t->target = from->target;
+		t->reading.valid = false; /* a new source: its first reading starts the controller */
+	}
+	t->retiring = false;
+}
+
 void task_table_init(struct task_table *tt)
 {
 	memset(tt, 0, sizeof *tt);

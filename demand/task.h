@@ -125,6 +125,11 @@ struct task *task_table_find(const struct task_table *tt, const char *name); /* 
 void task_table_remove(struct task_table *tt, struct task *t); /* frees t */
 void task_table_free(struct task_table *tt);         /* frees every task */
 
+/* Config reload: give t the configuration of `from` (same name), keeping t's counters, backend
+ * state and, when the target is unchanged, its controller state. `from` receives t's old
+ * configuration and is then freed by the caller with task_free(). */
+void task_reconfigure(struct task *t, struct task *from);
+
 /* Effective bounds after operator overrides. */
 int task_min(const struct task *t);
 int task_max(const struct task *t);

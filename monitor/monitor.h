@@ -44,5 +44,15 @@ int monitor_list_has(const struct monitor_list *l, const char *name);
 /* Builders, one per file. `out` is borrowed (stdout in the daemon, a memstream in tests). */
 struct monitor *monitor_log_new(void);
 struct monitor *monitor_table_new(FILE *out);
+/* SERVER: the Go program's metrics frame over the shared websocket (MSS_USER_ID in `user`). */
+struct monitor *monitor_server_new(const struct settings *s);
+
+/* The websocket that carries SERVER frames. send() returns 0 when the frame was queued, -1 when
+ * the link is down (the frame is dropped and counted, never queued without bound). */
+typedef int (*monitor_send_fn)(void *ctx, const char *frame, size_t len);
+void monitor_server_attach(struct monitor *m, monitor_send_fn send, void *ctx);
+/* Build one metrics frame (Go format, tasks in stable ascending priority order, `metric` rounded to
+ * an integer and omitted when 0, `createdAt` in Unix seconds). Returns a malloc'd string. */
+char *monitor_server_frame(const struct task_table *tt, const char *user, uint64_t wall_ms);
 
 #endif

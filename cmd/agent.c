@@ -1,0 +1,333 @@
+/* The agent's wiring on the loop: start-up, the decision tick, wake-ups, reload and shutdown. */
+#include "agent.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../demand/config.h"
+#include "../utils/log.h"
+#include "../utils/settings.h"
+#include "../utils/util.h"
+
+static void act(struct agent *a, enum shutdown_action action);
+
+/* ---- start-up ---------------------------------------------------------------------------- */
+
+/* Demand starts at what is really running (clamped to the task's bounds), so adopted containers
+ * are kept: the Go program started from demand 0 and stopped them on the first pass. */
+static void init_demand(struct agent *a)
+{
+	for (size_t i = 0; i < a->tasks.len; i++) {
+		struct task *t = a->tasks.tasks[i];
+		int d = t->running;
+		if (d > task_max(t))
+			d = task_max(t);
+		t->demand = d;
+		log_info("agent", "adopted", LOG_S("task", t->name), LOG_I("running", t->running),
+			 LOG_I("demand", t->demand));
+	}
+	a->started = true;
+}
+
+static void check_idle(struct agent *a)
+{
+	if (a->shutdown.state != SHUTDOWN_RUNNING && task_table_idle(&a->tasks))
+		act(a, shutdown_step(&a->shutdown, SHUTDOWN_EV_IDLE));
+}
+
+static void on_counts(struct scheduler *s, struct task *t)
+{
+	struct agent *a = s->core;
+	if (!a->started && s->ready && a->shutdown.state == SHUTDOWN_RUNNING)
+		init_demand(a);
+	check_idle(a);
+}
+
+/* ---- acting on demand -------------------------------------------------------------------- */
+
+static void sync_now(struct agent *a)
+{
+	if (a->sched && a->sched->impl && !a->closing && a->started)
+		a->sched->ops->sync(a->sched);
+}
+
+static void on_wake(uv_timer_t *timer)
+{
+	struct agent *a = container_of(timer, struct agent, wake_timer);
+	a->wake_pending = false;
+	sync_now(a);
+}
+
+/* Coalesce: many demand changes before the loop comes round give one sync. */
+static void wake(struct agent *a)
+{
+	if (a->wake_pending || a->closing)
+		return;
+	a->wake_pending = true;
+	uv_timer_start(&a->wake_timer, on_wake, 0, 0);
+}
+
+static void on_demand(struct engine *e, const struct decision *d)
+{
+	struct agent *a = e->core;
+	for (size_t i = 0; i < d->len; i++) {
+		const struct change *c = &d->changes[i];
+		log_info("scaler", "scale", LOG_S("task", c->task->name), LOG_I("from", c->from),
+			 LOG_I("to", c->to), LOG_S("reason", c->reason));
+	}
+	wake(a);
+}
+
+/* Tasks removed by a reload leave the table once nothing of them is left. */
+static void drop_retired(struct agent *a)
+{
+	for (size_t i = 0; i < a->tasks.len;) {
+		struct task *t = a->tasks.tasks[i];
+		if (t->retiring && t->running == 0 && !task_settling(t)) {
+			log_info("agent", "task removed", LOG_S("task", t->name));
+			if (a->sched->ops->forget)
+				a->sched->ops->forget(a->sched, t);
+			task_table_remove(&a->tasks, t);
+			continue;
+		}
+		i++;
+	}
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+	struct agent *a = container_of(timer, struct agent, tick_timer);
+	a->ticks++;
+	if (!a->started)
+		return;
+	if (a->shutdown.state == SHUTDOWN_RUNNING) {
+		drop_retired(a);
+		a->engine->ops->tick(a->engine, util_mono_ms());
+	}
+	/* Every tick, not only on change: a failed or lost request is retried by the next sync. */
+	sync_now(a);
+	check_idle(a);
+}
+
+static void on_monitor(uv_timer_t *timer)
+{
+	struct agent *a = container_of(timer, struct agent, monitor_timer);
+	monitor_list_send(&a->monitors, &a->tasks, util_mono_ms(), util_wall_ms());
+}
+
+/* ---- shutdown ---------------------------------------------------------------------------- */
+
+static void log_leftovers(struct agent *a)
+{
+	for (size_t i = 0; i < a->tasks.len; i++) {
+		struct task *t = a->tasks.tasks[i];
+		if (t->running || task_settling(t))
+			log_error("agent", "left behind", LOG_S("task", t->name),
+				  LOG_I("running", t->running), LOG_I("pending_starts", t->pending_starts),
+				  LOG_I("pending_stops", t->pending_stops));
+	}
+}
+
+static void on_deadline(uv_timer_t *timer)
+{
+	struct agent *a = container_of(timer, struct agent, deadline_timer);
+	enum shutdown_event ev = a->shutdown.state == SHUTDOWN_FORCING ? SHUTDOWN_EV_FORCE_DEADLINE
+								       : SHUTDOWN_EV_DEADLINE;
+	act(a, shutdown_step(&a->shutdown, ev));
+}
+
+static void on_sched_closed(struct scheduler *s)
+{
+	struct agent *a = s->core;
+	a->sched_closed = true;
+}
+
+static void close_all(struct agent *a)
+{
+	if (a->closing)
+		return;
+	a->closing = true;
+	uv_timer_stop(&a->tick_timer);
+	uv_timer_stop(&a->monitor_timer);
+	uv_timer_stop(&a->wake_timer);
+	uv_timer_stop(&a->deadline_timer);
+	uv_close((uv_handle_t *)&a->tick_timer, NULL);
+	uv_close((uv_handle_t *)&a->monitor_timer, NULL);
+	uv_close((uv_handle_t *)&a->wake_timer, NULL);
+	uv_close((uv_handle_t *)&a->deadline_timer, NULL);
+	uv_close((uv_handle_t *)&a->sig_term, NULL);
+	uv_close((uv_handle_t *)&a->sig_int, NULL);
+	uv_close((uv_handle_t *)&a->sig_hup, NULL);
+	if (a->engine)
+		a->engine->ops->stop(a->engine);
+	if (a->sched->impl)
+		a->sched->ops->close(a->sched, on_sched_closed);
+	else
+		a->sched_closed = true;
+}
+
+static void act(struct agent *a, enum shutdown_action action)
+{
+	switch (action) {
+	case SHUTDOWN_ACT_NONE:
+		return;
+	case SHUTDOWN_ACT_DRAIN:
+		log_info("agent", "shutdown: draining", LOG_I("timeout_ms",
+							      a->settings->shutdown_timeout_ms));
+		a->engine->ops->stop(a->engine);
+		task_table_drain(&a->tasks);
+		uv_timer_start(&a->deadline_timer, on_deadline, a->settings->shutdown_timeout_ms, 0);
+		if (!a->started)
+			a->started = true; /* nothing adopted yet: the drain still has to look */
+		sync_now(a);
+		check_idle(a);
+		return;
+	case SHUTDOWN_ACT_FORCE:
+		log_error("agent", "shutdown: forcing", LOG_S("why", "deadline passed or second signal"));
+		log_leftovers(a);
+		uv_timer_start(&a->deadline_timer, on_deadline, SHUTDOWN_FORCE_MS, 0);
+		if (a->sched->impl)
+			a->sched->ops->force(a->sched);
+		check_idle(a);
+		return;
+	case SHUTDOWN_ACT_EXIT:
+		if (a->shutdown.exit_code == 0)
+			log_info("agent", "shutdown: all finished", LOG_I("exit", 0));
+		else {
+			log_leftovers(a);
+			log_error("agent", "shutdown: exiting", LOG_I("exit", a->shutdown.exit_code));
+		}
+		close_all(a);
+		return;
+	}
+}
+
+void agent_request_shutdown(struct agent *a)
+{
+	act(a, shutdown_step(&a->shutdown, SHUTDOWN_EV_SIGNAL));
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	struct agent *a = sig->data;
+	if (signum == SIGHUP) {
+		struct err e = ERR_INIT;
+		if (agent_reload(a, &e) != 0)
+			log_error("config", "reload failed, keeping the running config", LOG_S("error", e.msg));
+		return;
+	}
+	log_info("agent", "signal", LOG_S("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"),
+		 LOG_S("state", shutdown_state_name(a->shutdown.state)));
+	agent_request_shutdown(a);
+}
+
+/* ---- reload ------------------------------------------------------------------------------ */
+
+int agent_reload(struct agent *a, struct err *e)
+{
+	if (strcmp(a->settings->config, "FILE") != 0)
+		return err_set(e, "reload: only MSS_CONFIG=FILE can be reloaded (MSS_CONFIG=%s)",
+			       a->settings->config);
+	if (a->shutdown.state != SHUTDOWN_RUNNING)
+		return err_set(e, "reload: shutting down");
+	struct task_table fresh;
+	task_table_init(&fresh);
+	if (config_load(a->settings, &fresh, e) != 0)
+		return -1;
+	int added = 0, changed = 0, removed = 0;
+	for (size_t i = 0; i < a->tasks.len; i++) {
+		struct task *t = a->tasks.tasks[i];
+		if (!task_table_find(&fresh, t->name) && !t->retiring) {
+			t->retiring = true;
+			removed++;
+		}
+	}
+	for (size_t i = 0; i < fresh.len; i++) {
+		struct task *nt = fresh.tasks[i];
+		struct task *t = task_table_find(&a->tasks, nt->name);
+		if (t) {
+			task_reconfigure(t, nt);
+			task_free(nt);
+			changed++;
+		} else {
+			task_table_add(&a->tasks, nt);
+			added++;
+		}
+	}
+	free(fresh.tasks); /* the tasks themselves moved or were freed above */
+	a->tasks.budget = fresh.budget;
+	log_info("config", "reloaded", LOG_S("file", a->settings->config_file), LOG_I("added", added),
+		 LOG_I("updated", changed), LOG_I("removed", removed));
+	return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struct err *e)
+{
+	memset(a, 0, sizeof *a);
+	a->loop = loop;
+	a->settings = s;
+	shutdown_init(&a->shutdown);
+	task_table_init(&a->tasks);
+	if (config_load(s, &a->tasks, e) != 0)
+		return -1;
+	if (monitor_list_new(&a->monitors, s->monitor, s, e) != 0)
+		goto fail;
+	a->sched = scheduler_new(s->scheduler, loop, &a->tasks, s, e);
+	if (!a->sched)
+		goto fail;
+	a->sched->on_counts = on_counts;
+	a->sched->core = a;
+	a->engine = engine_new(s->engine, loop, &a->tasks, s, e);
+	if (!a->engine)
+		goto fail;
+	a->engine->on_demand = on_demand;
+	a->engine->core = a;
+	uv_timer_init(loop, &a->tick_timer);
+	uv_timer_init(loop, &a->monitor_timer);
+	uv_timer_init(loop, &a->wake_timer);
+	uv_timer_init(loop, &a->deadline_timer);
+	uv_signal_t *sigs[] = {&a->sig_term, &a->sig_int, &a->sig_hup};
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
+		uv_signal_init(loop, sigs[i]);
+		sigs[i]->data = a;
+	}
+	return 0;
+fail:
+	agent_free(a);
+	return -1;
+}
+
+int agent_run(struct agent *a)
+{
+	struct err e = ERR_INIT;
+	uv_signal_start(&a->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&a->sig_int, on_signal, SIGINT);
+	uv_signal_start(&a->sig_hup, on_signal, SIGHUP);
+	log_info("agent", "starting", LOG_S("version", MSS_VERSION), LOG_S("scheduler", a->sched->ops->name),
+		 LOG_S("engine", a->engine->ops->name), LOG_I("tasks", (long long)a->tasks.len),
+		 LOG_I("budget", a->tasks.budget.containers), LOG_I("tick_ms", a->settings->tick_ms));
+	if (a->engine->ops->start(a->engine, &e) != 0 || a->sched->ops->start(a->sched, &e) != 0) {
+		log_error("agent", "start failed", LOG_S("error", e.msg));
+		a->shutdown.state = SHUTDOWN_DONE;
+		a->shutdown.exit_code = 2;
+		close_all(a);
+	} else {
+		uv_timer_start(&a->tick_timer, on_tick, a->settings->tick_ms, a->settings->tick_ms);
+		uv_timer_start(&a->monitor_timer, on_monitor, AGENT_MONITOR_MS, AGENT_MONITOR_MS);
+	}
+	uv_run(a->loop, UV_RUN_DEFAULT);
+	return a->shutdown.exit_code;
+}
+
+void agent_free(struct agent *a)
+{
+	engine_free(a->engine);
+	scheduler_free(a->sched);
+	monitor_list_free(&a->monitors);
+	task_table_free(&a->tasks);
+	a->engine = NULL;
+	a->sched = NULL;
+}

@@ -1,0 +1,57 @@
+/* TABLE monitor: a compact table of every task once a second, for a person at a terminal
+ * (`make run`). Plain text blocks, not a redraw, so log lines in between stay readable. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "../utils/util.h"
+#include "monitor.h"
+
+struct tablemon {
+	FILE *out; /* borrowed */
+};
+
+static void table_send(struct monitor *m, const struct task_table *tt, uint64_t wall_ms)
+{
+	struct tablemon *tm = m->impl;
+	FILE *o = tm->out;
+	time_t secs = (time_t)(wall_ms / 1000);
+	struct tm tmv;
+	char clock[16];
+	gmtime_r(&secs, &tmv);
+	strftime(clock, sizeof clock, "%H:%M:%S", &tmv);
+	int used = 0;
+	for (size_t i = 0; i < tt->len; i++)
+		used += task_committed(tt->tasks[i]);
+	fprintf(o, "-- %sZ  budget %d/%d%s\n", clock, used, tt->budget.containers,
+		tt->draining ? "  DRAINING" : "");
+	fprintf(o, "%-16s %4s %6s %4s %4s %6s %5s %8s\n", "task", "prio", "demand", "req", "run",
+		"+start", "-stop", "metric");
+	for (size_t i = 0; i < tt->len; i++) {
+		const struct task *t = tt->tasks[i];
+		char metric[24] = "-";
+		if (t->target.kind != TARGET_REMAINDER && t->reading.valid)
+			snprintf(metric, sizeof metric, "%.0f", t->reading.value);
+		fprintf(o, "%-16.16s %4d %6d %4d %4d %6d %5d %8s%s\n", t->name, t->priority, t->demand,
+			t->requested, t->running, t->pending_starts, t->pending_stops, metric,
+			t->paused ? " paused" : "");
+	}
+	fflush(o);
+}
+
+static void table_free(struct monitor *m)
+{
+	free(m->impl);
+}
+
+static const struct monitor_ops table_ops = {.name = "TABLE", .send = table_send, .free = table_free};
+
+struct monitor *monitor_table_new(FILE *out)
+{
+	struct monitor *m = xcalloc(1, sizeof *m);
+	struct tablemon *tm = xcalloc(1, sizeof *tm);
+	tm->out = out;
+	m->ops = &table_ops;
+	m->impl = tm;
+	m->every_ms = 1000;
+	return m;
+}
