@@ -47,8 +47,6 @@ void scheduler_ready(struct scheduler *s)
 
 void scheduler_counts_changed(struct scheduler *s, struct task *t)
 {
-	if (t)
-		t->requested = t->running + t->pending_starts - t->pending_stops;
 	if (s->on_counts)
 		s->on_counts(s, t);
 }

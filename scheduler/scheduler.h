@@ -3,8 +3,12 @@
  * this header, picked by name in scheduler.c. Every backend:
  *   - acts only on what it owns (labels / ids it created or adopted), never on anything else;
  *   - never blocks the loop: sync() starts requests and returns;
- *   - keeps task->running (observed), task->requested (asked for) and task->pending_starts /
- *     pending_stops (requests in flight right now) true, and calls s->on_counts after a change;
+ *   - keeps the counters true and calls scheduler_counts_changed() after changing them:
+ *       running        containers that run (including those being stopped),
+ *       pending_starts containers being created/started (or restarted by the engine),
+ *       pending_stops  containers being stopped or removed (the task is not idle until they are
+ *                      gone, so a drain never exits with a container half removed),
+ *       requested      what the task will hold once everything in flight lands;
  *   - scales down before it scales up, and never lets a failure wedge a task: a failed request is
  *     counted, logged once with context, retried with backoff, and pending drops back at once. */
 #ifndef MSS_SCHEDULER_H

@@ -27,6 +27,13 @@ struct toy {
 	struct scheduler *sched;
 };
 
+/* A toy container being stopped still runs until its stop lands. */
+static void count(struct scheduler *s, struct task *t)
+{
+	t->requested = t->running + t->pending_starts - t->pending_stops;
+	scheduler_counts_changed(s, t);
+}
+
 static void unlink_op(struct toy *toy, struct toy_op *op)
 {
 	for (struct toy_op **p = &toy->ops; *p; p = &(*p)->next)
@@ -64,7 +71,7 @@ static void finish_op(struct toy_op *op, bool complete)
 				t->stats.stopped += (uint64_t)op->n;
 			}
 		}
-		scheduler_counts_changed(toy->sched, t);
+		count(toy->sched, t);
 	}
 	uv_timer_stop(&op->timer);
 	if (toy->closed)
@@ -95,7 +102,7 @@ static void begin(struct scheduler *s, struct task *t, int n, bool start)
 	uv_timer_start(&op->timer, on_op_due, start ? toy->start_ms : toy->stop_ms, 0);
 	log_info("scheduler", start ? "start" : "stop", LOG_S("task", t->name), LOG_I("n", n),
 		 LOG_I("running", t->running), LOG_I("demand", t->demand));
-	scheduler_counts_changed(s, t);
+	count(s, t);
 }
 
 static int toy_start(struct scheduler *s, struct err *e)
@@ -147,7 +154,7 @@ static void toy_force(struct scheduler *s)
 		if (t->running > 0) {
 			t->stats.stopped += (uint64_t)t->running;
 			t->running = 0;
-			scheduler_counts_changed(s, t);
+			count(s, t);
 		}
 	}
 }
