@@ -61,5 +61,6 @@ void scheduler_ready(struct scheduler *s);                    /* for backends */
 void scheduler_counts_changed(struct scheduler *s, struct task *t); /* for backends */
 
 extern const struct scheduler_ops scheduler_toy_ops;
+extern const struct scheduler_ops scheduler_docker_ops;
 
 #endif
