@@ -1,0 +1,296 @@
+/* Settings: the table of environment variables and their start-up parsing and checks. */
+#include "settings.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* To add a setting: append a row here (in the --help order you want), add a field to struct
+ * settings, and read it in settings_load() with one of the get_* helpers below. */
+const struct setting_def settings_defs[] = {
+    {"MSS_SCHEDULER", "DOCKER", "scheduler backend: TOY, DOCKER, SWARM or MARATHON"},
+    {"MSS_DEMAND_ENGINE", "LOCAL", "demand engine: LOCAL or SERVER (REMOTE is an alias)"},
+    {"MSS_CONFIG", "SERVER", "task config source: SERVER, HARDCODED, ENVVAR, FILE or DEMO"},
+    {"MSS_CONFIG_DATA", "", "apps JSON, for MSS_CONFIG=ENVVAR"},
+    {"MSS_CONFIG_FILE", "", "path of the apps JSON file, for MSS_CONFIG=FILE"},
+    {"MSS_MONITOR", "SERVER", "monitors, comma separated, or none"},
+    {"MSS_USER_ID", "5k5gk", "user id for the API server"},
+    {"MSS_API_ADDRESS", "app.microscaling.com", "API server host[:port], no scheme"},
+    {"MSS_PULL_IMAGES", "true", "pull each task's image at start-up: true or false"},
+    {"MSS_SEND_METRICS_TO_API", "true", "accepted for compatibility; has no effect"},
+    {"MSS_LOG_DEBUG", "none", "components logging at debug level (e.g. mssengine,docker), or all"},
+    {"MSS_LOG_FORMAT", "logfmt", "log line format: logfmt or json"},
+    {"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker Engine endpoint"},
+    {"MSS_MARATHON_API", "http://localhost:8080", "Marathon base URL, no trailing slash"},
+    {"MSS_INSTANCE_ID", "default", "owner label value: 1-63 of A-Z a-z 0-9 _ . -"},
+    {"MSS_KU", "0.05", "queue controller: ultimate gain (basis of the MSS_KP default)"},
+    {"MSS_TU", "10", "queue controller: oscillation period (basis of the MSS_KD default)"},
+    {"MSS_KP", "", "queue controller: proportional gain (default 0.8 x MSS_KU)"},
+    {"MSS_KI", "0", "queue controller: integral gain"},
+    {"MSS_KD", "", "queue controller: derivative gain (default MSS_TU / 8)"},
+    {"MSS_VEL_SAMPLES", "1", "queue controller: samples averaged into the velocity (1-100)"},
+    {"MSS_TICK_MS", "500", "decision period in milliseconds (10-60000)"},
+    {"MSS_SHUTDOWN_TIMEOUT", "30", "seconds to wait for tasks to stop at shutdown (up to 86400)"},
+    {"MSS_TOY_START_MS", "300", "toy scheduler: container start delay in ms (0-600000)"},
+    {"MSS_TOY_STOP_MS", "200", "toy scheduler: container stop delay in ms (0-600000)"},
+    {NULL, NULL, NULL},
+};
+
+static const struct setting_def *find_def(const char *name)
+{
+	for (const struct setting_def *d = settings_defs; d->name; d++)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+const char *settings_value(const char *name)
+{
+	const char *v = getenv(name);
+	if (v && *v)
+		return v;
+	const struct setting_def *d = find_def(name);
+	return d ? d->def : NULL;
+}
+
+/* Like settings_value, for names settings_load reads: those must have a row in the table, so a
+ * missing one is a programming error caught by the first test run. */
+static const char *get(const char *name)
+{
+	if (!find_def(name)) {
+		fprintf(stderr, "settings: %s has no row in settings_defs\n", name);
+		abort();
+	}
+	return settings_value(name);
+}
+
+/* Number strings are taken whole: no leading blanks (strtoll/strtod would skip them, Go did not).
+ */
+static bool starts_blank(const char *v)
+{
+	return isspace((unsigned char)v[0]) != 0;
+}
+
+/* Go only warned on a bad number and used the default; a typo in a gain or a period silently
+ * running with another value is worse than refusing to start, so every bad number is an error. */
+static int get_number(const char *name, long long min, long long max, long long *out, struct err *e)
+{
+	const char *v = get(name);
+	if (starts_blank(v) || util_parse_long(v, min, max, out) != 0)
+		return err_set(e, "%s: expected an integer from %lld to %lld, got '%s'", name, min,
+		               max, v);
+	return 0;
+}
+
+static int get_uint(const char *name, unsigned min, unsigned max, unsigned *out, struct err *e)
+{
+	long long n = 0;
+	if (get_number(name, min, max, &n, e) != 0)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int get_int(const char *name, int min, int max, int *out, struct err *e)
+{
+	long long n = 0;
+	if (get_number(name, min, max, &n, e) != 0)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* A gain: a finite number >= 0. An empty value with an empty default leaves *out alone (derived
+ * defaults: MSS_KP, MSS_KD). */
+static int get_gain(const char *name, double *out, struct err *e)
+{
+	const char *v = get(name);
+	if (!*v)
+		return 0;
+	double d;
+	if (starts_blank(v) || util_parse_double(v, &d) != 0 || d < 0)
+		return err_set(e, "%s: expected a number >= 0, got '%s'", name, v);
+	*out = d;
+	return 0;
+}
+
+/* Exactly true/false/1/0. The Go program treated everything but "true" as false, so "TRUE" or
+ * "yes" silently switched a feature off. */
+static int get_bool(const char *name, bool *out, struct err *e)
+{
+	const char *v = get(name);
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return err_set(e, "%s: expected true, false, 1 or 0, got '%s'", name, v);
+	return 0;
+}
+
+/* Copy an accepted upper-case choice into a fixed field. */
+static void set_choice(char *dst, size_t n, const char *v)
+{
+	snprintf(dst, n, "%s", v);
+}
+
+static bool one_of(const char *v, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(v, *list) == 0)
+			return true;
+	return false;
+}
+
+static int load_scheduler(struct settings *s, struct err *e)
+{
+	static const char *const ok[] = {"TOY", "DOCKER", "SWARM", "MARATHON", NULL};
+	static const char *const gone[] = {"KUBERNETES", "ECS", "NOMAD", NULL};
+	const char *v = get("MSS_SCHEDULER");
+	if (one_of(v, gone))
+		return err_set(e, "MSS_SCHEDULER: %s is not supported by microscaler", v);
+	if (!one_of(v, ok))
+		return err_set(
+		    e, "MSS_SCHEDULER: unknown value '%s' (want TOY, DOCKER, SWARM or MARATHON)",
+		    v);
+	set_choice(s->scheduler, sizeof s->scheduler, v);
+	return 0;
+}
+
+static int load_engine(struct settings *s, struct err *e)
+{
+	const char *v = get("MSS_DEMAND_ENGINE");
+	if (strcmp(v, "REMOTE") == 0)
+		v = "SERVER";
+	if (strcmp(v, "LOCAL") != 0 && strcmp(v, "SERVER") != 0)
+		return err_set(e, "MSS_DEMAND_ENGINE: unknown value '%s' (want LOCAL or SERVER)",
+		               v);
+	set_choice(s->engine, sizeof s->engine, v);
+	return 0;
+}
+
+static int load_config(struct settings *s, struct err *e)
+{
+	static const char *const ok[] = {"SERVER", "HARDCODED", "ENVVAR", "FILE", "DEMO", NULL};
+	const char *v = get("MSS_CONFIG");
+	if (strcmp(v, "LABEL") == 0)
+		return err_set(e,
+		               "MSS_CONFIG: LABEL is not supported by microscaler (the MicroBadger "
+		               "service it reads labels from is gone)");
+	if (!one_of(v, ok))
+		return err_set(
+		    e,
+		    "MSS_CONFIG: unknown value '%s' (want SERVER, HARDCODED, ENVVAR, FILE "
+		    "or DEMO)",
+		    v);
+	set_choice(s->config, sizeof s->config, v);
+	s->config_data = get("MSS_CONFIG_DATA");
+	s->config_file = get("MSS_CONFIG_FILE");
+	if (strcmp(v, "ENVVAR") == 0 && !*s->config_data)
+		return err_set(e, "MSS_CONFIG_DATA: required when MSS_CONFIG=ENVVAR");
+	if (strcmp(v, "FILE") == 0 && !*s->config_file)
+		return err_set(e, "MSS_CONFIG_FILE: required when MSS_CONFIG=FILE");
+	return 0;
+}
+
+static int load_log_format(struct settings *s, struct err *e)
+{
+	const char *v = get("MSS_LOG_FORMAT");
+	if (strcmp(v, "logfmt") == 0)
+		s->log_format = LOG_FMT_LOGFMT;
+	else if (strcmp(v, "json") == 0)
+		s->log_format = LOG_FMT_JSON;
+	else
+		return err_set(e, "MSS_LOG_FORMAT: unknown value '%s' (want logfmt or json)", v);
+	return 0;
+}
+
+/* The instance id ends up in a label value and in names, so keep it to a safe alphabet. */
+static int load_instance_id(struct settings *s, struct err *e)
+{
+	const char *v = get("MSS_INSTANCE_ID");
+	size_t n = strlen(v);
+	bool ok = n >= 1 && n <= 63;
+	for (const char *p = v; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-';
+	if (!ok)
+		return err_set(e,
+		               "MSS_INSTANCE_ID: expected 1 to 63 characters of A-Z a-z 0-9 _ . -, "
+		               "got '%s'",
+		               v);
+	s->instance_id = v;
+	return 0;
+}
+
+/* Gains as the Go program derives them: kp = 0.8 ku, kd = tu / 8 unless set explicitly. */
+static int load_gains(struct settings *s, struct err *e)
+{
+	double ku = 0, tu = 0;
+	pid_gains_default(&s->gains);
+	if (get_gain("MSS_KU", &ku, e) || get_gain("MSS_TU", &tu, e))
+		return -1;
+	s->gains.kp = 0.8 * ku;
+	s->gains.kd = tu / 8;
+	if (get_gain("MSS_KP", &s->gains.kp, e) || get_gain("MSS_KI", &s->gains.ki, e) ||
+	    get_gain("MSS_KD", &s->gains.kd, e))
+		return -1;
+	return get_int("MSS_VEL_SAMPLES", 1, TARGET_VEL_SAMPLES_MAX, &s->gains.vel_samples, e);
+}
+
+/* Seconds in the environment (decimals allowed), milliseconds in the struct. */
+static int load_shutdown_timeout(struct settings *s, struct err *e)
+{
+	const char *v = get("MSS_SHUTDOWN_TIMEOUT");
+	double sec;
+	if (starts_blank(v) || util_parse_double(v, &sec) != 0 || !(sec > 0) || sec > 86400)
+		return err_set(e,
+		               "MSS_SHUTDOWN_TIMEOUT: expected seconds above 0 and at most 86400, "
+		               "got '%s'",
+		               v);
+	long long ms = llround(sec * 1000);
+	s->shutdown_timeout_ms = ms < 1 ? 1 : (unsigned)ms;
+	return 0;
+}
+
+int settings_load(struct settings *s, struct err *e)
+{
+	bool send_metrics;
+	memset(s, 0, sizeof *s);
+	if (load_scheduler(s, e) || load_engine(s, e) || load_config(s, e))
+		return -1;
+	s->monitor = get("MSS_MONITOR");
+	s->user_id = get("MSS_USER_ID");
+	s->api_address = get("MSS_API_ADDRESS");
+	/* MSS_SEND_METRICS_TO_API is parsed and ignored, as in Go; still refuse a bad value. */
+	if (get_bool("MSS_PULL_IMAGES", &s->pull_images, e) ||
+	    get_bool("MSS_SEND_METRICS_TO_API", &send_metrics, e))
+		return -1;
+	s->log_debug = get("MSS_LOG_DEBUG");
+	if (load_log_format(s, e))
+		return -1;
+	s->docker_host = get("DOCKER_HOST");
+	s->marathon_api = get("MSS_MARATHON_API");
+	if (load_instance_id(s, e) || load_gains(s, e))
+		return -1;
+	if (get_uint("MSS_TICK_MS", 10, 60000, &s->tick_ms, e) || load_shutdown_timeout(s, e) ||
+	    get_uint("MSS_TOY_START_MS", 0, 600000, &s->toy_start_ms, e) ||
+	    get_uint("MSS_TOY_STOP_MS", 0, 600000, &s->toy_stop_ms, e))
+		return -1;
+	return 0;
+}
+
+void settings_print_help(FILE *out)
+{
+	int wn = (int)strlen("VARIABLE"), wd = (int)strlen("DEFAULT");
+	for (const struct setting_def *d = settings_defs; d->name; d++) {
+		int n = (int)strlen(d->name), m = (int)strlen(d->def);
+		wn = n > wn ? n : wn;
+		wd = m > wd ? m : wd;
+	}
+	fprintf(out, "%-*s  %-*s  %s\n", wn, "VARIABLE", wd, "DEFAULT", "DESCRIPTION");
+	for (const struct setting_def *d = settings_defs; d->name; d++)
+		fprintf(out, "%-*s  %-*s  %s\n", wn, d->name, wd, *d->def ? d->def : "-", d->help);
+}
