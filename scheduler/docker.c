@@ -1065,13 +1065,23 @@ static void connect_engine(struct docker *dk)
 
 /* ---- the backend ops --------------------------------------------------------------------- */
 
+static bool wants_tls(const struct settings *st)
+{
+	return st && (st->docker_tls_verify || (st->docker_cert_path && *st->docker_cert_path));
+}
+
+static int dk_check(const struct settings *st, struct err *e)
+{
+	struct docker_endpoint ep;
+	return docker_parse_host(st ? st->docker_host : NULL, wants_tls(st), &ep, e);
+}
+
 static int dk_start(struct scheduler *s, struct err *e)
 {
 	const struct settings *st = s->settings;
 	struct docker *dk = xcalloc(1, sizeof *dk);
 	dk->s = s;
-	bool tls = st && (st->docker_tls_verify || (st->docker_cert_path && *st->docker_cert_path));
-	if (docker_parse_host(st ? st->docker_host : NULL, tls, &dk->ep, e) != 0) {
+	if (docker_parse_host(st ? st->docker_host : NULL, wants_tls(st), &dk->ep, e) != 0) {
 		free(dk);
 		return -1;
 	}
@@ -1245,6 +1255,7 @@ static void dk_free(struct scheduler *s)
 
 const struct scheduler_ops scheduler_docker_ops = {
 	.name = "DOCKER",
+	.check = dk_check,
 	.start = dk_start,
 	.sync = dk_sync,
 	.force = dk_force,

@@ -18,6 +18,8 @@ struct scheduler *scheduler_new(const char *name, uv_loop_t *loop, struct task_t
 	for (size_t i = 0; i < ARRAY_LEN(backends); i++) {
 		if (strcmp(backends[i]->name, name) != 0)
 			continue;
+		if (backends[i]->check && backends[i]->check(s, e) != 0)
+			return NULL;
 		struct scheduler *sc = xcalloc(1, sizeof *sc);
 		sc->ops = backends[i];
 		sc->loop = loop;

@@ -25,6 +25,9 @@ struct settings;
 
 struct scheduler_ops {
 	const char *name; /* "TOY", "DOCKER", "SWARM", "MARATHON" */
+	/* Optional: validate the backend's settings without any I/O (also for --check-config).
+	 * Return -1 with e naming the bad setting. */
+	int (*check)(const struct settings *s, struct err *e);
 	/* Connect and adopt what already exists (sets running/requested). May finish later: call
 	 * scheduler_ready() when the first full view is in. Return -1 only for a bad configuration;
 	 * an unreachable engine is retried, never fatal. */
