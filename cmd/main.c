@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "../demand/config.h"
+#include "../utils/http.h"
 #include "../utils/log.h"
 #include "../utils/settings.h"
 #include "agent.h"
@@ -73,6 +74,10 @@ int main(int argc, char **argv)
 		return EXIT_BAD_CONFIG;
 	}
 	log_setup(s.log_format, s.log_debug, stdout);
+	if (http_global_init(&e) != 0) {
+		fprintf(stderr, "microscaler: %s\n", e.msg);
+		return 1;
+	}
 	if (check)
 		return check_config(&s);
 

@@ -24,6 +24,11 @@ const struct setting_def settings_defs[] = {
     {"MSS_LOG_DEBUG", "none", "components logging at debug level (e.g. mssengine,docker), or all"},
     {"MSS_LOG_FORMAT", "logfmt", "log line format: logfmt or json"},
     {"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker Engine endpoint"},
+    {"DOCKER_TLS_VERIFY", "", "non-empty: https to the engine, verifying its certificate"},
+    {"DOCKER_CERT_PATH", "", "directory with ca.pem, cert.pem and key.pem for engine TLS"},
+    {"DOCKER_API_VERSION", "", "engine API version to use, e.g. 1.41; empty: negotiate"},
+    {"MSS_DOCKER_CONCURRENCY", "16", "docker: container operations in flight at once (1-256)"},
+    {"MSS_RECONCILE_S", "30", "docker: seconds between full label-filtered lists (1-3600)"},
     {"MSS_MARATHON_API", "http://localhost:8080", "Marathon base URL, no trailing slash"},
     {"MSS_INSTANCE_ID", "default", "owner label value: 1-63 of A-Z a-z 0-9 _ . -"},
     {"MSS_KU", "0.05", "queue controller: ultimate gain (basis of the MSS_KP default)"},
@@ -255,6 +260,16 @@ static int load_shutdown_timeout(struct settings *s, struct err *e)
 	return 0;
 }
 
+/* "1.41": digits, one dot, digits. */
+static bool valid_api_version(const char *v)
+{
+	size_t major = strspn(v, "0123456789");
+	if (major == 0 || major > 3 || v[major] != '.')
+		return false;
+	size_t minor = strspn(v + major + 1, "0123456789");
+	return minor > 0 && minor <= 3 && v[major + 1 + minor] == '\0';
+}
+
 int settings_load(struct settings *s, struct err *e)
 {
 	bool send_metrics;
@@ -272,6 +287,18 @@ int settings_load(struct settings *s, struct err *e)
 	if (load_log_format(s, e))
 		return -1;
 	s->docker_host = get("DOCKER_HOST");
+	/* The Docker CLI's rule: any non-empty DOCKER_TLS_VERIFY turns verification on. */
+	s->docker_tls_verify = *get("DOCKER_TLS_VERIFY") != '\0';
+	s->docker_cert_path = get("DOCKER_CERT_PATH");
+	s->docker_api_version = get("DOCKER_API_VERSION");
+	if (*s->docker_api_version && !valid_api_version(s->docker_api_version))
+		return err_set(e, "DOCKER_API_VERSION: expected a version like 1.41, got '%s'",
+			       s->docker_api_version);
+	unsigned reconcile_s;
+	if (get_uint("MSS_DOCKER_CONCURRENCY", 1, 256, &s->docker_concurrency, e) ||
+	    get_uint("MSS_RECONCILE_S", 1, 3600, &reconcile_s, e))
+		return -1;
+	s->reconcile_ms = reconcile_s * 1000;
 	s->marathon_api = get("MSS_MARATHON_API");
 	if (load_instance_id(s, e) || load_gains(s, e))
 		return -1;

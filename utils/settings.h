@@ -41,6 +41,12 @@ struct settings {
 	unsigned shutdown_timeout_ms; /* MSS_SHUTDOWN_TIMEOUT (seconds in the environment) */
 	unsigned toy_start_ms;   /* MSS_TOY_START_MS: toy scheduler start delay */
 	unsigned toy_stop_ms;    /* MSS_TOY_STOP_MS: toy scheduler stop delay */
+	/* Docker backend (DOCKER_* as the Docker CLI reads them). */
+	bool docker_tls_verify;        /* DOCKER_TLS_VERIFY: non-empty = verify the daemon's cert */
+	const char *docker_cert_path;  /* DOCKER_CERT_PATH: ca.pem, cert.pem, key.pem */
+	const char *docker_api_version; /* DOCKER_API_VERSION: fixed version; empty = negotiate */
+	unsigned docker_concurrency;   /* MSS_DOCKER_CONCURRENCY: container operations in flight */
+	unsigned reconcile_ms;         /* MSS_RECONCILE_S (seconds in the environment) */
 };
 
 /* Read the process environment. All pointers in *s borrow from the environment (or static

@@ -411,6 +411,31 @@ static void test_toy_delays_range(void **state)
 	expect_bad("MSS_TOY_STOP_MS", "fast", "got 'fast'");
 }
 
+static void test_docker_settings_defaults_and_cli_rules(void **state)
+{
+	struct settings s;
+	load_ok(&s);
+	assert_false(s.docker_tls_verify);
+	assert_string_equal(s.docker_api_version, "");
+	assert_int_equal(s.docker_concurrency, 16);
+	assert_int_equal(s.reconcile_ms, 30000);
+	setenv("DOCKER_TLS_VERIFY", "0", 1); /* the Docker CLI: any non-empty value verifies */
+	setenv("DOCKER_API_VERSION", "1.41", 1);
+	setenv("MSS_RECONCILE_S", "5", 1);
+	load_ok(&s);
+	assert_true(s.docker_tls_verify);
+	assert_string_equal(s.docker_api_version, "1.41");
+	assert_int_equal(s.reconcile_ms, 5000);
+	unsetenv("DOCKER_TLS_VERIFY");
+	unsetenv("DOCKER_API_VERSION");
+	unsetenv("MSS_RECONCILE_S");
+	expect_bad("DOCKER_API_VERSION", "v1.41", "like 1.41");
+	expect_bad("DOCKER_API_VERSION", "1.", "like 1.41");
+	expect_bad("MSS_DOCKER_CONCURRENCY", "0", "from 1 to 256");
+	expect_bad("MSS_DOCKER_CONCURRENCY", "lots", "got 'lots'");
+	expect_bad("MSS_RECONCILE_S", "3601", "from 1 to 3600");
+}
+
 static void test_help_lists_every_setting_in_aligned_columns(void **state)
 {
 	char *buf = NULL;
@@ -463,6 +488,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_tick_ms_range, clear_env),
 	    cmocka_unit_test_setup(test_shutdown_timeout_is_seconds_stored_as_ms, clear_env),
 	    cmocka_unit_test_setup(test_toy_delays_range, clear_env),
+	    cmocka_unit_test_setup(test_docker_settings_defaults_and_cli_rules, clear_env),
 	    cmocka_unit_test_setup(test_help_lists_every_setting_in_aligned_columns, clear_env),
 	};
 	return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
