@@ -148,6 +148,8 @@ static void close_all(struct agent *a)
 	if (a->closing)
 		return;
 	a->closing = true;
+	/* The last counts go out too, so dashboards and logs see where the drain ended. */
+	monitor_list_flush(&a->monitors, &a->tasks, util_mono_ms(), util_wall_ms());
 	uv_timer_stop(&a->tick_timer);
 	uv_timer_stop(&a->monitor_timer);
 	uv_timer_stop(&a->wake_timer);

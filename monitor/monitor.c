@@ -64,6 +64,15 @@ void monitor_list_send(struct monitor_list *l, const struct task_table *tt, uint
 	}
 }
 
+void monitor_list_flush(struct monitor_list *l, const struct task_table *tt, uint64_t mono_ms,
+			uint64_t wall_ms)
+{
+	for (size_t i = 0; i < l->len; i++) {
+		l->items[i]->last_ms = mono_ms;
+		l->items[i]->ops->send(l->items[i], tt, wall_ms);
+	}
+}
+
 void monitor_list_free(struct monitor_list *l)
 {
 	for (size_t i = 0; i < l->len; i++) {

@@ -37,6 +37,9 @@ int monitor_list_new(struct monitor_list *l, const char *spec, const struct sett
 		     struct err *e);
 void monitor_list_send(struct monitor_list *l, const struct task_table *tt, uint64_t mono_ms,
 		       uint64_t wall_ms);
+/* Send to every monitor now, due or not (the final counts at exit). */
+void monitor_list_flush(struct monitor_list *l, const struct task_table *tt, uint64_t mono_ms,
+			uint64_t wall_ms);
 void monitor_list_free(struct monitor_list *l);
 /* True when the list has a monitor of that name (e.g. "SERVER" needs the websocket). */
 int monitor_list_has(const struct monitor_list *l, const char *name);

@@ -24,7 +24,7 @@ bad() { # bad NAME EXPECTED-TEXT ENV...
 bad "unknown scheduler exits 2 naming MSS_SCHEDULER" MSS_SCHEDULER MSS_SCHEDULER=NOPE MSS_CONFIG=DEMO
 bad "non-numeric tick exits 2 naming MSS_TICK_MS" MSS_TICK_MS MSS_TICK_MS=fast MSS_SCHEDULER=TOY MSS_CONFIG=DEMO
 bad "unknown monitor exits 2 naming MSS_MONITOR" MSS_MONITOR MSS_MONITOR=GRAPHITE MSS_SCHEDULER=TOY MSS_CONFIG=DEMO
-bad "malformed JSON exits 2 with the byte offset" "byte 17" MSS_SCHEDULER=TOY MSS_CONFIG=ENVVAR 'MSS_CONFIG_DATA={"maxContainers":1,}'
+bad "malformed JSON exits 2 with the byte offset" "byte 19" MSS_SCHEDULER=TOY MSS_CONFIG=ENVVAR 'MSS_CONFIG_DATA={"maxContainers":1,}'
 bad "min above max exits 2 naming the app" "apps\[0\]" MSS_SCHEDULER=TOY MSS_CONFIG=ENVVAR \
 	'MSS_CONFIG_DATA={"maxContainers":9,"apps":[{"name":"a","minContainers":5,"maxContainers":2}]}'
 bad "duplicate task names exit 2" "duplicate" MSS_SCHEDULER=TOY MSS_CONFIG=ENVVAR \
