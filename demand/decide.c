@@ -320,23 +320,25 @@ enum steal_from {
  * Returns what is still missing. The capacity only returns when the donors' containers are gone
  * (see set_demand), so the thief grows on a later round.
  *
- * `cursor` walks r->desc and only moves forward: within one pass a donor's capacity only falls
- * until the pass reaches the donor itself, and by then no later thief may take from it, so a
- * donor found exhausted stays exhausted. That keeps a pass O(n) instead of O(n^2). */
+ * `cursor` walks r->desc and only moves forward, because a donor found exhausted stays
+ * exhausted for the rest of the pass: in the scale-up and lower-to-zero walks a donor's demand
+ * only falls until the pass reaches the donor itself, and from then on every thief has its
+ * priority or a lower one, so the walk stops before it; in the min pass no demand rises above
+ * its min. That keeps a pass O(n) instead of O(n^2). */
 static struct res steal(struct round *r, size_t *cursor, size_t thief, struct res need,
                         enum steal_from from)
 {
-	const struct task *tt = r->tt->tasks[thief];
+	const struct task *th = r->tt->tasks[thief];
 	for (size_t k = *cursor; k < r->tt->len && !res_covered(r->dims, need); k++) {
 		size_t i = r->desc[k];
 		struct task *v = r->tt->tasks[i];
-		if (from != FROM_ANY_TO_MIN && v->priority <= tt->priority)
+		if (from != FROM_ANY_TO_MIN && v->priority <= th->priority)
 			break;
 		long long give =
 		    i == thief ? 0 : donor(v, from == FROM_LOWER_TO_ZERO ? 0 : task_min(v));
 		long long s = ll_min(give, res_units_to_cover(r->dims, need, v));
 		if (s > 0) {
-			set_demand(r, i, (int)(v->demand - s), "stolen by %s", tt->name);
+			set_demand(r, i, (int)(v->demand - s), "stolen by %s", th->name);
 			r->slot[i].stolen = true;
 			need = res_sub(need, res_of(v, s));
 			give -= s;

@@ -70,6 +70,22 @@ static void carry_out(struct task_table *tt)
 		steady(tt->tasks[i], tt->tasks[i]->demand);
 }
 
+/* A slow scheduler: requests follow demand at once, but containers start and stop one per task
+ * per round, with the rest in flight. */
+static void carry_out_slowly(struct task_table *tt)
+{
+	for (size_t i = 0; i < tt->len; i++) {
+		struct task *t = tt->tasks[i];
+		t->requested = t->demand;
+		if (t->running < t->requested)
+			t->running++;
+		else if (t->running > t->requested)
+			t->running--;
+		t->pending_starts = t->requested > t->running ? t->requested - t->running : 0;
+		t->pending_stops = t->running > t->requested ? t->running - t->requested : 0;
+	}
+}
+
 static int sum_demand(const struct task_table *tt)
 {
 	int s = 0;
@@ -1517,7 +1533,7 @@ static void test_change_list_matches_demands_moved(void **state)
 
 /* Fixed absolute wants and an instant scheduler: after enough rounds no higher-priority task
  * is short of its want while a strictly lower-priority scalable task holds more than its min. */
-static void check_convergence(struct rng *g, uint64_t seed)
+static void check_convergence(struct rng *g, uint64_t seed, bool slow)
 {
 	struct task_table tt;
 	struct decision d;
@@ -1551,13 +1567,18 @@ static void check_convergence(struct rng *g, uint64_t seed)
 	while (sum_committed(&tt) > tt.budget.containers)
 		reset_to_min(tt.tasks[rng_in(g, 0, n - 1)]);
 
-	for (int round = 0; round < 40; round++) {
+	for (int round = 0; round < (slow ? 120 : 40); round++) {
 		for (int i = 0; i < n; i++)
 			want_abs(tt.tasks[i], want[i]);
 		run(&tt, NOW + 500u * round, &d);
 		if (sum_demand(&tt) > tt.budget.containers)
 			fail_msg("seed %llu: over budget", (unsigned long long)seed);
-		carry_out(&tt);
+		if (sum_committed(&tt) > tt.budget.containers)
+			fail_msg("seed %llu: committed over budget", (unsigned long long)seed);
+		if (slow)
+			carry_out_slowly(&tt);
+		else
+			carry_out(&tt);
 	}
 	for (int h = 0; h < n; h++) {
 		const struct task *hi = tt.tasks[h];
@@ -1588,7 +1609,16 @@ static void test_random_tables_converge_by_priority(void **state)
 	(void)state;
 	for (uint64_t seed = 1; seed <= 3000; seed++) {
 		struct rng g = {seed * 0xD1B54A32D192ED03ULL};
-		check_convergence(&g, seed);
+		check_convergence(&g, seed, false);
+	}
+}
+
+static void test_random_tables_converge_with_a_slow_scheduler(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 2000; seed++) {
+		struct rng g = {seed * 0xA0761D6478BD642FULL};
+		check_convergence(&g, seed, true);
 	}
 }
 
@@ -1717,6 +1747,7 @@ int main(void)
 	    cmocka_unit_test(test_random_tables_stay_within_budget_and_bounds),
 	    cmocka_unit_test(test_change_list_matches_demands_moved),
 	    cmocka_unit_test(test_random_tables_converge_by_priority),
+	    cmocka_unit_test(test_random_tables_converge_with_a_slow_scheduler),
 	    cmocka_unit_test(test_decide_is_deterministic),
 	    cmocka_unit_test(test_ten_thousand_tasks_with_stealing_decided_quickly),
 	};
