@@ -15,7 +15,8 @@ struct settings;
  * Strict: malformed JSON (message carries the byte offset), a field of the wrong type, unknown
  * ruleType or metricType, min > max, duplicate names, sum of minimums above the budget... each
  * fails with e naming the field, e.g. "apps[1].maxContainers: expected an integer, got string".
- * On failure tt is left empty. `s` supplies the PID gains; may be NULL for the defaults. */
+ * Tasks are appended and tt->budget set only on success; on failure tt is unchanged. Whole-document
+ * errors read "config: empty document" / "config: malformed JSON at byte N" (0-based offset). `s` supplies the PID gains; may be NULL for the defaults. */
 int config_parse_apps(const char *json, size_t len, const struct settings *s,
 		      struct task_table *tt, struct err *e);
 

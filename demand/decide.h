@@ -30,6 +30,8 @@ void decide_want_local(struct task *t, uint64_t now_ms);
 
 /* Turn every task's want into a demand (Go semantics, bugs fixed):
  *  - scale-down pass, lowest priority first; scale-up pass, highest first;
+ *  - a task below its min is raised first, before any task grows above its own min; when nothing
+ *    is free it takes from tasks above their min at any priority, lowest first;
  *  - a higher-priority task short of capacity steals from strictly lower-priority scalable tasks,
  *    down to their minimum; stolen capacity is usable once those containers are gone;
  *  - demand always within [min, max] and sum of demands within the budget;

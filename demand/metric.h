@@ -43,8 +43,10 @@ struct metric {
 	char last_error[160];
 };
 
-/* Create a source by metricType (exact, as the Go program). `config` is borrowed. Returns NULL with
- * e set for an unknown type or bad config. The result is owned by the caller (metric_free). */
+/* Create a source by metricType (exact, as the Go program). `config` is borrowed (config.c passes
+ * an empty object when the app has none). Returns NULL with e set for an unknown type or bad
+ * config, naming the field relative to the app ("metricType: ...", "config.<field>: ..."). The
+ * result is owned by the caller (metric_free). */
 struct metric *metric_new(const char *type, const cJSON *config, struct err *e);
 void metric_free(struct metric *m);
 

@@ -71,8 +71,10 @@ struct task {
 	char *name;             /* unique; the key for labels, app ids and service names */
 	int priority;           /* lower number = higher priority (Go semantics) */
 	int min, max;           /* configured bounds, 0 <= min <= max */
-	int max_step;           /* largest change per decision in either direction (Go MaxDelta) */
-	bool scalable;          /* false: never scaled, never a donor */
+	int max_step;           /* largest change per decision in either direction (Go MaxDelta);
+				 * <= 0 = no limit (the bounds still apply) */
+	bool scalable;          /* false: a fixed count: wants ignored, never a donor; decide()
+				 * still keeps it within [min, max] */
 	struct container_spec spec;
 	struct target target;
 	struct metric *metric;  /* owned; never NULL once the task is loaded (Null metric instead) */
@@ -96,7 +98,7 @@ struct task {
 	int override_max;       /* -1 = none */
 	bool retiring;          /* removed by a config reload: draining to 0, then dropped */
 
-	/* Decision history for policies (owned by decide.c; opaque here). */
+	/* Decision history for policies (owned by decide.c; opaque here). 0 = never acted. */
 	uint64_t last_up_ms, last_down_ms;
 	void *history;
 

@@ -312,10 +312,13 @@ static void task_error(struct task *t, const char *what, const char *msg)
 	log_error("docker", what, LOG_S("task", t->name), LOG_S("error", msg));
 }
 
+/* One error line per outage; the retries that follow log at debug only. */
 static void link_error(struct docker *dk, const char *msg)
 {
-	if (strcmp(dk->link_error, msg) == 0)
+	if (dk->link_error[0]) {
+		log_debug("docker", "engine still unreachable", LOG_S("error", msg));
 		return;
+	}
 	snprintf(dk->link_error, sizeof dk->link_error, "%s", msg);
 	log_error("docker", "engine unreachable", LOG_S("host", dk->ep.socket_path[0]
 							       ? dk->ep.socket_path

@@ -25,8 +25,8 @@ struct settings {
 	char scheduler[16];     /* MSS_SCHEDULER: TOY | DOCKER | SWARM | MARATHON */
 	char engine[16];        /* MSS_DEMAND_ENGINE: LOCAL | SERVER (alias REMOTE, stored as SERVER) */
 	char config[16];        /* MSS_CONFIG: SERVER | HARDCODED | ENVVAR | FILE | DEMO */
-	const char *config_data; /* MSS_CONFIG_DATA (borrowed from the environment) */
-	const char *config_file; /* MSS_CONFIG_FILE */
+	const char *config_data; /* MSS_CONFIG_DATA (borrowed); "" when unset, never NULL */
+	const char *config_file; /* MSS_CONFIG_FILE; "" when unset, never NULL */
 	const char *monitor;     /* MSS_MONITOR, e.g. "SERVER,LOG" or "none" */
 	const char *user_id;     /* MSS_USER_ID */
 	const char *api_address; /* MSS_API_ADDRESS */

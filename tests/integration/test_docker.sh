@@ -14,7 +14,7 @@ apps() { # apps MIN MAX [extra app JSON]
 	cat >"$T/apps.json" <<JSON
 {"maxContainers":20,"apps":[{"name":"web","priority":1,"minContainers":$1,"maxContainers":$2,
  "config":{"image":"mss-test:latest","command":"/bin/sleep 3600","env":["FOO=bar"],
-           "labels":{"team":"core"},"stopTimeout":1}}$3]}
+           "labels":{"team":"core"},"stopTimeout":1}}${3:-}]}
 JSON
 }
 agent() { # agent LOG [ENV...]
@@ -26,8 +26,9 @@ agent() { # agent LOG [ENV...]
 running_is() { [ "$(count_running "$OURS")" -eq "$1" ] && [ "$(count_labelled "$OURS")" -eq "$1" ]; }
 
 # --- ownership: containers that are not ours are never touched -------------------------------
-$D run -d --name stranger mss-test:latest >/dev/null
-$D run -d --name other-owner --label com.microscaling.task=web \
+# (restart=always: the engine restart below must not be what stops them)
+$D run -d --restart always --name stranger mss-test:latest >/dev/null
+$D run -d --restart always --name other-owner --label com.microscaling.task=web \
 	--label com.microscaling.owner=someone-else mss-test:latest >/dev/null
 # --- adoption: two of ours exist before the agent starts --------------------------------------
 pre1=$($D run -d --label com.microscaling.task=web --label "$OURS" mss-test:latest)
@@ -38,7 +39,7 @@ agent "$T/a.log"
 check "agent connects to the engine" wait_for 10 grep -q 'msg=connected' "$T/a.log"
 sleep 1 # give a wrong agent the chance to create or stop something
 check "pre-existing owned containers are adopted, not replaced" \
-	bash -c "[ \"\$($D ps -q --no-trunc --filter label=$OURS | sort | tr '\n' ' ')\" = \"\$(printf '%s\n' $pre1 $pre2 | sort | tr '\n' ' ')\" ]"
+	bash -c "kill -0 $AGENT_PID && grep -q 'msg=adopted task=web id=$pre1' $T/a.log && [ \"\$($D ps -q --no-trunc --filter label=$OURS | sort | tr '\n' ' ')\" = \"\$(printf '%s\n' $pre1 $pre2 | sort | tr '\n' ' ')\" ]"
 
 apps 5 5
 kill -HUP "$AGENT_PID"
@@ -47,7 +48,8 @@ id=$($D ps -q --no-trunc --filter label=$OURS | head -1)
 check "containers carry our labels and the task's own" bash -c \
 	"$D inspect -f '{{index .Config.Labels \"com.microscaling.task\"}} {{index .Config.Labels \"team\"}}' $id | grep -qx 'web core'"
 check "the task's env reaches the container" bash -c "$D inspect -f '{{.Config.Env}}' $id | grep -q FOO=bar"
-check "the agent's own environment never does" bash -c "! $D inspect -f '{{.Config.Env}}' $id | grep -q SECRET_TOKEN"
+check "the agent's own environment never does" bash -c \
+	"env=\$($D inspect -f '{{.Config.Env}}' $id) && [ -n \"\$env\" ] && ! grep -q SECRET_TOKEN <<<\"\$env\""
 
 apps 2 2
 kill -HUP "$AGENT_PID"
@@ -72,7 +74,7 @@ wait_for 30 $D version >/dev/null 2>&1
 check "after the engine returns: reconverged, no orphans" wait_for 30 running_is 2
 check "the return is logged once" bash -c "[ \$(grep -c 'engine reachable again' $T/a.log) -eq 1 ]"
 lines=$(grep -c 'engine unreachable' "$T/a.log")
-check "the outage is logged once, not once per retry ($lines)" [ "$lines" -le 2 ]
+check "the outage is logged once, not once per retry ($lines)" [ "$lines" -eq 1 ]
 
 # --- drain --------------------------------------------------------------------------------------
 kill -TERM "$AGENT_PID"
