@@ -97,6 +97,34 @@ wait_exit "$AGENT_PID" 30
 check "and the drain is still clean" [ "${EXIT_STATUS:-1}" -eq 0 ]
 check "nothing of ours is left" running_is 0
 
+# --- pulls on, no registry: the failure is logged, the local image still runs ---------------------
+apps 1 1
+agent "$T/p.log" MSS_PULL_IMAGES=true
+check "a failed pull is logged with the image" wait_for 20 grep -q 'msg="pull failed" image=mss-test:latest' "$T/p.log"
+check "the task still runs from the local image" wait_for 20 running_is 1
+kill -TERM "$AGENT_PID"
+wait_exit "$AGENT_PID" 30
+check "drain after a failed pull exits 0" [ "${EXIT_STATUS:-1}" -eq 0 ]
+
+# --- the deadline: containers that ignore SIGTERM, a grace longer than the deadline ---------------
+# (busybox sleep as PID 1 ignores SIGTERM, so a graceful stop waits the whole stopTimeout)
+cat >"$T/apps.json" <<JSON
+{"maxContainers":5,"apps":[{"name":"stubborn","minContainers":3,"maxContainers":3,
+ "config":{"image":"mss-test:latest","stopTimeout":60}}]}
+JSON
+agent "$T/f.log" MSS_SHUTDOWN_TIMEOUT=1
+check "three stubborn containers run" wait_for 20 running_is 3
+t0=$(date +%s%N)
+kill -TERM "$AGENT_PID"
+if wait_exit "$AGENT_PID" 20; then
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	check "past the deadline the drain is forced and exits 1" [ "$EXIT_STATUS" -eq 1 ]
+	check "the forced drain takes the deadline, not the grace (${ms} ms)" [ "$ms" -lt 8000 ]
+	check "the forced drain still leaves zero owned containers" running_is 0
+else
+	not_ok "a forced drain exits (still running after 20 s)"
+fi
+
 # --- a bad DOCKER_HOST is refused ----------------------------------------------------------------
 env -i PATH="$PATH" MSS_SCHEDULER=DOCKER MSS_CONFIG=DEMO DOCKER_HOST=ssh://nope "$BIN" >"$T/c.log" 2>&1
 rc=$?
