@@ -52,15 +52,15 @@ start_agent() {
 }
 
 # ---- a private Docker engine ----------------------------------------------------------------
-# dockerd_start: a private dockerd on a unix socket under a temp dir, with a local image
-# mss-test:latest (busybox-static; CMD sleeps). Sets DOCKER_HOST and DOCKERD_DIR.
+# dockerd_start [EXTRA DOCKERD ARGS...]: a private dockerd on a unix socket under a temp dir, with
+# a local image mss-test:latest (busybox-static; CMD sleeps). Sets DOCKER_HOST and DOCKERD_DIR.
 dockerd_start() {
 	DOCKERD_DIR=$(mktemp -d /tmp/mss-dockerd.XXXXXX)
 	local d=$DOCKERD_DIR
 	on_exit dockerd_stop
 	dockerd --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
 		-H "unix://$d/docker.sock" --bridge none --iptables=false --ip6tables=false \
-		--log-level warn >"$d/dockerd.log" 2>&1 &
+		--log-level warn "$@" >"$d/dockerd.log" 2>&1 &
 	DOCKERD_PID=$!
 	export DOCKER_HOST="unix://$d/docker.sock"
 	if ! wait_for 30 "$DOCKER_CLI" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
