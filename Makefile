@@ -99,7 +99,8 @@ format:
 	clang-format -i $(LIB_SRC) cmd/main.c $(wildcard */*.h */*/*.h) $(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC)
 
 lint:
-	clang-tidy --quiet $(LIB_SRC) cmd/main.c -- $(CSTD) $(PKG_CFLAGS) -I.
+	clang-tidy --quiet $(LIB_SRC) cmd/main.c -- $(CSTD) $(PKG_CFLAGS) -I. -DMSS_VERSION=\"lint\" \
+		-DMSS_GIT_REV=\"lint\"
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. $(LIB_SRC) cmd/main.c
 

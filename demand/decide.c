@@ -10,7 +10,7 @@
 #include "../utils/util.h"
 
 /* Goals are container counts, so never negative: -1 marks "no goal this round". */
-#define NO_GOAL -1
+#define NO_GOAL (-1)
 
 static const char why_hold[] = "metric missing: holding";
 static const char why_min[] = "metric missing: going to min";

@@ -32,8 +32,8 @@ int docker_parse_host(const char *host, bool tls, struct docker_endpoint *out, s
 		if (strlen(path) >= sizeof out->socket_path)
 			return err_set(e, "DOCKER_HOST: unix socket path longer than %zu bytes",
 				       sizeof out->socket_path - 1);
-		strcpy(out->socket_path, path);
-		strcpy(out->base_url, "http://localhost");
+		snprintf(out->socket_path, sizeof out->socket_path, "%s", path);
+		snprintf(out->base_url, sizeof out->base_url, "http://localhost");
 		return 0;
 	}
 	const char *scheme = tls ? "https" : "http";

@@ -245,7 +245,9 @@ static void finish(struct http_req *req, CURLcode code)
 /* Cancel without the entry bookkeeping (callers hold h->depth). */
 static void cancel(struct http_req *req)
 {
-	struct http *h = req->h;
+	/* The analyzer thinks http_close's loop can hand us a freed request: it does not see that
+	 * list_del unlinks each one before req_free, so the list head moves on. */
+	struct http *h = req->h; /* NOLINT(clang-analyzer-unix.Malloc) */
 
 	if (req->state == REQ_QUEUED) {
 		list_del(&req->link);
@@ -539,7 +541,8 @@ static void settle(struct http *h)
 	for (;;) {
 		while (!list_empty(&h->zombies)) {
 			struct http_req *req = container_of(h->zombies.next, struct http_req, link);
-			curl_multi_remove_handle(h->multi, req->easy);
+			/* list_del below unlinks req before req_free: the next head is another one. */
+			curl_multi_remove_handle(h->multi, req->easy); /* NOLINT(clang-analyzer-unix.Malloc) */
 			h->in_flight--;
 			list_del(&req->link);
 			req_free(req);

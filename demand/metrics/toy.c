@@ -28,7 +28,7 @@ static int toy_field(const cJSON *config, const char *name, long long def, long 
 
 static int toy_init(struct metric *m, const cJSON *config, struct err *e)
 {
-	long long start, step, max, seed;
+	long long start = 0, step = 0, max = 1, seed = 0;
 	if (toy_field(config, "toyStart", 100, 0, &start, e) ||
 	    toy_field(config, "toyStep", 20, 0, &step, e) ||
 	    toy_field(config, "toyMax", 300, 1, &max, e) ||
