@@ -30,6 +30,11 @@ const struct setting_def settings_defs[] = {
     {"MSS_DOCKER_CONCURRENCY", "16", "docker: container operations in flight at once (1-256)"},
     {"MSS_RECONCILE_S", "30", "docker: seconds between full label-filtered lists (1-3600)"},
     {"MSS_MARATHON_API", "http://localhost:8080", "Marathon base URL, no trailing slash"},
+    {"MSS_MARATHON_USER", "", "marathon: basic auth user name (with MSS_MARATHON_PASSWORD)"},
+    {"MSS_MARATHON_PASSWORD", "", "marathon: basic auth password"},
+    {"MSS_MARATHON_TOKEN", "", "marathon: DC/OS token, sent as 'Authorization: token=<t>'"},
+    {"MSS_MARATHON_FORCE_AFTER_S", "0",
+     "marathon: seconds an app may stay locked by a deployment before ?force=true; 0: never"},
     {"MSS_INSTANCE_ID", "default", "owner label value: 1-63 of A-Z a-z 0-9 _ . -"},
     {"MSS_KU", "0.05", "queue controller: ultimate gain (basis of the MSS_KP default)"},
     {"MSS_TU", "10", "queue controller: oscillation period (basis of the MSS_KD default)"},
@@ -300,6 +305,13 @@ int settings_load(struct settings *s, struct err *e)
 		return -1;
 	s->reconcile_ms = reconcile_s * 1000;
 	s->marathon_api = get("MSS_MARATHON_API");
+	s->marathon_user = get("MSS_MARATHON_USER");
+	s->marathon_password = get("MSS_MARATHON_PASSWORD");
+	s->marathon_token = get("MSS_MARATHON_TOKEN");
+	unsigned force_after_s;
+	if (get_uint("MSS_MARATHON_FORCE_AFTER_S", 0, 86400, &force_after_s, e))
+		return -1;
+	s->marathon_force_after_ms = force_after_s * 1000;
 	if (load_instance_id(s, e) || load_gains(s, e))
 		return -1;
 	if (get_uint("MSS_TICK_MS", 10, 60000, &s->tick_ms, e) || load_shutdown_timeout(s, e) ||

@@ -35,6 +35,10 @@ struct settings {
 	enum log_format log_format; /* MSS_LOG_FORMAT: logfmt | json */
 	const char *docker_host; /* DOCKER_HOST */
 	const char *marathon_api; /* MSS_MARATHON_API */
+	const char *marathon_user;     /* MSS_MARATHON_USER: basic auth; "" = none */
+	const char *marathon_password; /* MSS_MARATHON_PASSWORD */
+	const char *marathon_token;    /* MSS_MARATHON_TOKEN: "" = none */
+	unsigned marathon_force_after_ms; /* MSS_MARATHON_FORCE_AFTER_S (seconds in the env); 0 = off */
 	const char *instance_id; /* MSS_INSTANCE_ID: owner label value */
 	struct pid_gains gains;  /* MSS_KU, MSS_TU, MSS_KP, MSS_KI, MSS_KD, MSS_VEL_SAMPLES */
 	unsigned tick_ms;        /* MSS_TICK_MS: decision period */

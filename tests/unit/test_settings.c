@@ -436,6 +436,32 @@ static void test_docker_settings_defaults_and_cli_rules(void **state)
 	expect_bad("MSS_RECONCILE_S", "3601", "from 1 to 3600");
 }
 
+static void test_marathon_settings_defaults_auth_and_force_after(void **state)
+{
+	struct settings s;
+	load_ok(&s);
+	assert_string_equal(s.marathon_user, "");
+	assert_string_equal(s.marathon_password, "");
+	assert_string_equal(s.marathon_token, "");
+	assert_int_equal(s.marathon_force_after_ms, 0);
+	setenv("MSS_MARATHON_USER", "ops", 1);
+	setenv("MSS_MARATHON_PASSWORD", "s3cret", 1);
+	setenv("MSS_MARATHON_TOKEN", "eyJ0", 1);
+	setenv("MSS_MARATHON_FORCE_AFTER_S", "30", 1);
+	load_ok(&s);
+	assert_string_equal(s.marathon_user, "ops");
+	assert_string_equal(s.marathon_password, "s3cret");
+	assert_string_equal(s.marathon_token, "eyJ0");
+	assert_int_equal(s.marathon_force_after_ms, 30000);
+	unsetenv("MSS_MARATHON_USER");
+	unsetenv("MSS_MARATHON_PASSWORD");
+	unsetenv("MSS_MARATHON_TOKEN");
+	unsetenv("MSS_MARATHON_FORCE_AFTER_S");
+	expect_bad("MSS_MARATHON_FORCE_AFTER_S", "-1", "from 0 to 86400");
+	expect_bad("MSS_MARATHON_FORCE_AFTER_S", "86401", "from 0 to 86400");
+	expect_bad("MSS_MARATHON_FORCE_AFTER_S", "5s", "got '5s'");
+}
+
 static void test_help_lists_every_setting_in_aligned_columns(void **state)
 {
 	char *buf = NULL;
@@ -489,6 +515,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_shutdown_timeout_is_seconds_stored_as_ms, clear_env),
 	    cmocka_unit_test_setup(test_toy_delays_range, clear_env),
 	    cmocka_unit_test_setup(test_docker_settings_defaults_and_cli_rules, clear_env),
+	    cmocka_unit_test_setup(test_marathon_settings_defaults_auth_and_force_after, clear_env),
 	    cmocka_unit_test_setup(test_help_lists_every_setting_in_aligned_columns, clear_env),
 	};
 	return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
