@@ -839,8 +839,14 @@ static void on_event_data(struct http_req *r, const char *data, size_t len, void
 			continue;
 		struct docker_event ev;
 		if (i > start && docker_parse_event(dk->ev_buf + start, i - start, dk->owner,
-						    dk->adopt_legacy, &ev) == 1)
+						    dk->adopt_legacy, &ev) == 1) {
 			apply_event(dk, &ev);
+			/* The counts it changed may have ended a drain, and the agent then closes
+			 * everything from inside this callback: this stream is cancelled and its
+			 * buffer reset under us. Nothing more of it counts. */
+			if (dk->events_req != r || dk->closing)
+				return;
+		}
 		start = i + 1;
 	}
 	memmove(dk->ev_buf, dk->ev_buf + start, dk->ev_len - start);

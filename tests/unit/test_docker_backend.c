@@ -1,0 +1,194 @@
+/* The Docker backend on a real loop against a scripted engine (fake_docker.h): orderings of
+ * replies, events and lists that a real engine produces only now and then. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "scheduler/scheduler.h"
+#include "utils/settings.h"
+#include "utils/util.h"
+#include "fake_docker.h"
+
+#define WATCHDOG_MS 5000
+#define OWNER "test"
+
+struct fx {
+	uv_loop_t loop;
+	uv_timer_t ticker;   /* the agent's tick: sync when auto_sync; also wakes UV_RUN_ONCE */
+	uv_timer_t watchdog; /* turns a hang into a failure */
+	bool expired;
+	struct fd_engine fd;
+	struct task_table tt;
+	struct settings s;
+	struct scheduler *sched;
+	bool auto_sync;
+	bool close_when_idle; /* the agent: a drain ends (and everything closes) once idle */
+	bool closing;
+	int closed_calls;
+};
+
+static void on_ticker(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, ticker);
+	if (f->auto_sync && !f->closing && f->sched->impl)
+		f->sched->ops->sync(f->sched);
+	uv_stop(&f->loop);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, watchdog);
+	f->expired = true;
+	uv_stop(&f->loop);
+}
+
+#define RUN_UNTIL(f, cond)                                                                         \
+	do {                                                                                       \
+		(f)->expired = false;                                                              \
+		uv_timer_start(&(f)->watchdog, on_watchdog, WATCHDOG_MS, 0);                       \
+		while (!(cond) && !(f)->expired)                                                   \
+			uv_run(&(f)->loop, UV_RUN_ONCE);                                           \
+		uv_timer_stop(&(f)->watchdog);                                                     \
+		assert_true(cond);                                                                 \
+	} while (0)
+
+/* Run the loop for about `ms` whatever happens. */
+static inline void run_for(struct fx *f, unsigned ms)
+{
+	uint64_t end = util_mono_ms() + ms;
+	while (util_mono_ms() < end)
+		uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static void on_sched_closed(struct scheduler *s)
+{
+	struct fx *f = s->core;
+	f->closed_calls++;
+}
+
+static void close_sched(struct fx *f)
+{
+	if (f->closing)
+		return;
+	f->closing = true;
+	f->sched->ops->close(f->sched, on_sched_closed);
+}
+
+static void on_counts(struct scheduler *s, struct task *t)
+{
+	struct fx *f = s->core;
+	(void)t;
+	if (f->close_when_idle && s->ready && task_table_idle(&f->tt))
+		close_sched(f);
+}
+
+static struct task *add_task(struct fx *f, const char *name, int demand)
+{
+	struct task *t = task_new(name);
+	t->max = 10;
+	t->demand = demand;
+	t->spec.image = xstrdup("mss-test:latest");
+	t->spec.stop_timeout_s = 1;
+	task_table_add(&f->tt, t);
+	return t;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof *f);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	uv_timer_init(&f->loop, &f->ticker);
+	uv_timer_init(&f->loop, &f->watchdog);
+	assert_int_equal(fd_start(&f->fd, &f->loop), 0);
+	task_table_init(&f->tt);
+	f->s.docker_host = f->fd.host;
+	f->s.instance_id = OWNER;
+	f->s.docker_concurrency = 4;
+	f->s.reconcile_ms = 3600 * 1000;
+	uv_timer_start(&f->ticker, on_ticker, 5, 5);
+	*state = f;
+	return 0;
+}
+
+/* Start the backend and wait for its first view of the engine. */
+static void start(struct fx *f)
+{
+	struct err e = ERR_INIT;
+	f->sched = scheduler_new("DOCKER", &f->loop, &f->tt, &f->s, &e);
+	assert_non_null(f->sched);
+	f->sched->on_counts = on_counts;
+	f->sched->core = f;
+	assert_int_equal(f->sched->ops->start(f->sched, &e), 0);
+	RUN_UNTIL(f, f->sched->ready);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	if (f->sched && f->sched->impl)
+		close_sched(f);
+	uv_timer_stop(&f->ticker);
+	if (f->sched && f->sched->impl)
+		RUN_UNTIL(f, f->closed_calls > 0);
+	fd_stop(&f->fd);
+	uv_close((uv_handle_t *)&f->ticker, NULL);
+	uv_close((uv_handle_t *)&f->watchdog, NULL);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	if (f->sched && f->sched->impl)
+		assert_int_equal(f->closed_calls, 1);
+	assert_int_equal(f->fd.open_handles, 0);
+	scheduler_free(f->sched);
+	task_table_free(&f->tt);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	fd_cleanup(&f->fd);
+	free(f);
+	return 0;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+static void test_adopts_owned_containers_and_scales_to_demand(void **state)
+{
+	struct fx *f = *state;
+	fd_add(&f->fd, "web", OWNER, "running");
+	fd_add(&f->fd, "web", "someone-else", "running");
+	struct task *t = add_task(f, "web", 1);
+	start(f);
+	assert_int_equal(t->running, 1);
+	f->auto_sync = true;
+	t->demand = 3;
+	RUN_UNTIL(f, t->running == 3 && t->pending_starts == 0);
+	t->demand = 0;
+	RUN_UNTIL(f, task_table_idle(&f->tt));
+	assert_int_equal(fd_count(&f->fd, NULL), 1); /* someone else's is never touched */
+}
+
+/* The drain's end (everything idle) can come from an event; the agent then closes everything
+ * from inside that callback, the event stream included. */
+static void test_idle_reached_inside_an_event_closes_cleanly(void **state)
+{
+	struct fx *f = *state;
+	struct fd_container *ct = fd_add(&f->fd, "web", OWNER, "running");
+	struct task *t = add_task(f, "web", 1);
+	start(f);
+	assert_int_equal(t->running, 1);
+	f->close_when_idle = true;
+	/* Removed from outside (docker rm -f): die, then destroy, in one piece of the stream. */
+	fd_event(&f->fd, ct, "die", 137);
+	fd_event(&f->fd, ct, "destroy", -1);
+	fd_remove(&f->fd, ct);
+	RUN_UNTIL(f, f->closed_calls > 0);
+	assert_int_equal(t->running, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_adopts_owned_containers_and_scales_to_demand, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_reached_inside_an_event_closes_cleanly, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
