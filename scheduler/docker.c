@@ -1017,7 +1017,9 @@ static void on_reconcile(uv_timer_t *timer)
 
 static void on_retry(uv_timer_t *timer)
 {
-	connect_engine(timer->data);
+	struct docker *dk = timer->data;
+	if (dk->link == LINK_DOWN)
+		connect_engine(dk);
 }
 
 static void link_down(struct docker *dk, const char *why)
@@ -1027,6 +1029,11 @@ static void link_down(struct docker *dk, const char *why)
 	link_error(dk, why);
 	dk->link = LINK_DOWN;
 	dk->s->reachable = false;
+	/* Everything of the attempt that failed goes, the version request too: answering after
+	 * this, it would bring the link up beside the retry scheduled below, and two event
+	 * streams would run (one of them leaked for good). */
+	if (dk->version_req)
+		http_cancel(dk->version_req);
 	if (dk->events_req)
 		http_cancel(dk->events_req);
 	if (dk->list_req)

@@ -16,8 +16,9 @@
  *   fd->status[route]   answer the next requests of that route with this status (0: normal);
  *   fd->hold[route]     keep the next request of that route: a list is answered from a snapshot
  *                       taken on arrival, anything else acts only when released;
- *   fd_release / fd_drop  answer the held requests, or close their connections (a transport
- *                       error for the client);
+ *   fd->drop[route]     close the connection of every request of that route on arrival (a
+ *                       transport error: curl retries once on a reused connection, this too);
+ *   fd_release / fd_drop  answer the held requests, or close their connections;
  *   fd_exit, fd_restart, fd_event  what the engine does on its own: exits, restart policies.
  */
 
@@ -76,6 +77,7 @@ struct fd_engine {
 	int requests[FD_ROUTES]; /* received, per route */
 	int status[FD_ROUTES];   /* scripted status, 0: the model's own answer */
 	bool hold[FD_ROUTES];    /* hold every request of the route while set */
+	bool drop[FD_ROUTES];    /* close the connection of every request of the route */
 	int held[FD_ROUTES];     /* held now */
 	int streams;             /* open /events streams */
 	int max_streams;
@@ -431,6 +433,8 @@ static inline const char *fd_header(const char *head, const char *name, char *ou
 	return NULL;
 }
 
+static inline void fd_conn_close(struct fd_conn *c);
+
 /* Handle one complete request at the front of c->in; return the bytes it used, 0 if incomplete. */
 static inline size_t fd_handle(struct fd_conn *c)
 {
@@ -451,6 +455,11 @@ static inline size_t fd_handle(struct fd_conn *c)
 	body[body_len] = '\0';
 	enum fd_route route = fd_route_of(method, path, id, sizeof id);
 	fd->requests[route]++;
+	if (fd->drop[route]) {
+		free(body);
+		fd_conn_close(c);
+		return 0;
+	}
 	if (fd->hold[route]) {
 		c->busy = true;
 		c->held_route = route;

@@ -56,7 +56,7 @@ static void on_watchdog(uv_timer_t *t)
 	} while (0)
 
 /* Run the loop for about `ms` whatever happens. */
-static inline void run_for(struct fx *f, unsigned ms)
+static void run_for(struct fx *f, unsigned ms)
 {
 	uint64_t end = util_mono_ms() + ms;
 	while (util_mono_ms() < end)
@@ -184,11 +184,46 @@ static void test_idle_reached_inside_an_event_closes_cleanly(void **state)
 	assert_int_equal(t->running, 0);
 }
 
+/* A request that fails while a reconnect's GET /version is in flight takes the link down again;
+ * the version reply that then arrives must not bring it up beside the retry that follows, or
+ * two event streams run (the first one leaked, holding a connection slot for good). */
+static void test_link_lost_while_connecting_keeps_one_event_stream(void **state)
+{
+	struct fx *f = *state;
+	fd_add(&f->fd, "web", OWNER, "running");
+	struct task *t = add_task(f, "web", 1);
+	start(f);
+	f->fd.hold[FD_STOP] = true;
+	t->demand = 0;
+	f->sched->ops->sync(f->sched);
+	RUN_UNTIL(f, f->fd.held[FD_STOP] == 1);
+	/* The engine drops the stream: reconnect, and the version request waits. */
+	f->fd.hold[FD_VERSION] = true;
+	fd_end_streams(&f->fd);
+	RUN_UNTIL(f, f->fd.held[FD_VERSION] == 1);
+	/* Meanwhile the stop fails on the wire, then the version answers. */
+	f->fd.hold[FD_STOP] = false;
+	f->fd.drop[FD_STOP] = true;
+	fd_drop(&f->fd, FD_STOP);
+	run_for(f, 50);
+	f->fd.drop[FD_STOP] = false;
+	f->fd.hold[FD_VERSION] = false;
+	fd_release(&f->fd, FD_VERSION);
+	/* Past any retry the link might still have scheduled. */
+	run_for(f, 1500);
+	assert_int_equal(f->fd.streams, 1);
+	assert_int_equal(f->fd.max_streams, 1);
+	f->auto_sync = true;
+	RUN_UNTIL(f, task_table_idle(&f->tt));
+	assert_int_equal(fd_count(&f->fd, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_adopts_owned_containers_and_scales_to_demand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_reached_inside_an_event_closes_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_lost_while_connecting_keeps_one_event_stream, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
