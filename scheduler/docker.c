@@ -240,6 +240,7 @@ struct dk_container {
 	uint64_t seq;          /* creation order as we know it: higher = newer */
 	struct http_req *req;  /* the request in flight for it, if any */
 	struct docker *dk;
+	uint64_t changed;      /* docker.gen when a reply or an event last told us about it */
 	bool seen;             /* reconcile mark */
 	struct dk_container *next;
 };
@@ -280,6 +281,13 @@ struct docker {
 	unsigned in_flight;      /* container operations on the wire */
 	uint64_t seq;
 	int list_phase;          /* 0: listing by owner label; 1: by the Go program's label */
+	/* A list is a snapshot taken at some point after it was asked for. What a reply or an
+	 * event told us since then is newer: such containers are not judged by it (list_gen), and
+	 * containers removed since then are not adopted back from it (gone). */
+	uint64_t gen;            /* bumped on every change a reply or an event makes */
+	uint64_t list_gen;       /* gen when the list round in flight was asked for */
+	char (*gone)[65];        /* ids dropped while that round is in flight */
+	size_t gone_len, gone_cap;
 	bool pulled;             /* images pulled once */
 	bool forcing, closing;
 	int handles;             /* uv handles not yet closed */
@@ -343,13 +351,36 @@ static struct dk_container *add_container(struct docker *dk, struct task *t, enu
 	c->state = st;
 	c->seq = ++dk->seq;
 	c->dk = dk;
+	c->changed = ++dk->gen;
 	c->next = dk->containers;
 	dk->containers = c;
 	return c;
 }
 
+/* Every change learnt from a reply or an event (never from a list) goes through here. */
+static void set_state(struct dk_container *c, enum dk_state st)
+{
+	c->state = st;
+	c->changed = ++c->dk->gen;
+}
+
+static bool gone_since_list(const struct docker *dk, const char *id)
+{
+	for (size_t i = 0; i < dk->gone_len; i++)
+		if (strcmp(dk->gone[i], id) == 0)
+			return true;
+	return false;
+}
+
 static void drop_container(struct docker *dk, struct dk_container *c)
 {
+	if (dk->list_req && c->id[0]) {
+		if (dk->gone_len == dk->gone_cap) {
+			dk->gone_cap = dk->gone_cap ? dk->gone_cap * 2 : 16;
+			dk->gone = xrealloc(dk->gone, dk->gone_cap * sizeof *dk->gone);
+		}
+		snprintf(dk->gone[dk->gone_len++], sizeof dk->gone[0], "%s", c->id);
+	}
 	for (struct dk_container **p = &dk->containers; *p; p = &(*p)->next)
 		if (*p == c) {
 			*p = c->next;
@@ -433,7 +464,7 @@ static void on_removed(struct http_req *r, const struct http_response *res, void
 	dk->in_flight--;
 	if (res->result == HTTP_CANCELLED) {
 		if (!dk->closing)
-			c->state = DK_DEAD;
+			set_state(c, DK_DEAD);
 		return;
 	}
 	struct err e = ERR_INIT;
@@ -444,7 +475,7 @@ static void on_removed(struct http_req *r, const struct http_response *res, void
 			  LOG_S("id", c->id));
 		drop_container(dk, c);
 	} else {
-		c->state = DK_DEAD; /* retried by the next sync */
+		set_state(c, DK_DEAD); /* retried by the next sync */
 		if (c->task) {
 			c->task->stats.stop_errors++;
 			err_wrap(&e, "DELETE /containers/%.12s", c->id);
@@ -460,12 +491,12 @@ static void remove_container(struct docker *dk, struct dk_container *c)
 {
 	char path[160];
 	snprintf(path, sizeof path, "/containers/%s?v=1&force=1", c->id);
-	c->state = DK_REMOVING;
+	set_state(c, DK_REMOVING);
 	c->req = dk_request(dk, "DELETE", path, NULL, 60000, NULL, on_removed, c);
 	if (c->req)
 		dk->in_flight++;
 	else
-		c->state = DK_DEAD;
+		set_state(c, DK_DEAD);
 }
 
 /* ---- stopping ---------------------------------------------------------------------------- */
@@ -478,7 +509,7 @@ static void on_stopped(struct http_req *r, const struct http_response *res, void
 	dk->in_flight--;
 	if (res->result == HTTP_CANCELLED) {
 		if (!dk->closing)
-			c->state = DK_RUNNING;
+			set_state(c, DK_RUNNING);
 		return;
 	}
 	struct err e = ERR_INIT;
@@ -492,7 +523,7 @@ static void on_stopped(struct http_req *r, const struct http_response *res, void
 			remove_container(dk, c);
 		}
 	} else {
-		c->state = DK_RUNNING; /* still running: the next sync tries again */
+		set_state(c, DK_RUNNING); /* still running: the next sync tries again */
 		if (c->task) {
 			c->task->stats.stop_errors++;
 			err_wrap(&e, "POST /containers/%.12s/stop", c->id);
@@ -509,13 +540,13 @@ static void stop_container(struct docker *dk, struct dk_container *c)
 	int grace = c->task ? c->task->spec.stop_timeout_s : 10;
 	char path[160];
 	snprintf(path, sizeof path, "/containers/%s/stop?t=%d", c->id, grace);
-	c->state = DK_STOPPING;
+	set_state(c, DK_STOPPING);
 	/* The engine answers only after the grace period (and the kill): allow for it. */
 	c->req = dk_request(dk, "POST", path, NULL, (long)grace * 1000 + 30000, NULL, on_stopped, c);
 	if (c->req)
 		dk->in_flight++;
 	else
-		c->state = DK_RUNNING;
+		set_state(c, DK_RUNNING);
 }
 
 /* ---- starting ---------------------------------------------------------------------------- */
@@ -540,13 +571,13 @@ static void on_started(struct http_req *r, const struct http_response *res, void
 	dk->in_flight--;
 	if (res->result == HTTP_CANCELLED) {
 		if (!dk->closing)
-			c->state = DK_DEAD; /* we do not know: remove it */
+			set_state(c, DK_DEAD); /* we do not know: remove it */
 		return;
 	}
 	struct err e = ERR_INIT;
 	if (http_check(res, &e) == 0 || res->status == 304) {
 		if (c->state == DK_STARTING)
-			c->state = DK_RUNNING;
+			set_state(c, DK_RUNNING);
 		if (c->task) {
 			c->task->stats.started++;
 			backoff_reset(&dkt(c->task)->bo);
@@ -596,12 +627,12 @@ static void on_created(struct http_req *r, const struct http_response *res, void
 	}
 	char path[128];
 	snprintf(path, sizeof path, "/containers/%s/start", c->id);
-	c->state = DK_STARTING;
+	set_state(c, DK_STARTING);
 	c->req = dk_request(dk, "POST", path, NULL, 60000, NULL, on_started, c);
 	if (c->req)
 		dk->in_flight++;
 	else
-		c->state = DK_DEAD;
+		set_state(c, DK_DEAD);
 	recount(dk);
 }
 
@@ -786,7 +817,7 @@ static void apply_event(struct docker *dk, const struct docker_event *ev)
 				 LOG_S("via", "event"));
 		} else if (c && (c->state == DK_STARTING || /* the event often beats the reply */
 				 ((c->state == DK_EXITED || c->state == DK_DEAD) && !c->req))) {
-			c->state = DK_RUNNING; /* (re)started by the engine's restart policy */
+			set_state(c, DK_RUNNING); /* (re)started by the engine's restart policy */
 		}
 	} else if (strcmp(a, "die") == 0) {
 		if (!c)
@@ -798,7 +829,7 @@ static void apply_event(struct docker *dk, const struct docker_event *ev)
 					 LOG_S("id", c->id), LOG_I("exit_code", ev->exit_code));
 			}
 			if (c->state == DK_RUNNING)
-				c->state = has_restart_policy(c->task) ? DK_EXITED : DK_DEAD;
+				set_state(c, has_restart_policy(c->task) ? DK_EXITED : DK_DEAD);
 			/* a STARTING one dies before its reply: on_started sees DK_STARTING and the
 			 * next event or list settles it */
 		}
@@ -898,7 +929,10 @@ static void on_listed_container(const struct docker_seen *s, void *arg)
 	bool runs = strcmp(s->state, "running") == 0 || strcmp(s->state, "restarting") == 0 ||
 		    strcmp(s->state, "paused") == 0;
 	if (!c) {
+		if (gone_since_list(dk, s->id))
+			return; /* removed after the snapshot: not a container to adopt */
 		c = add_container(dk, t, runs ? DK_RUNNING : DK_DEAD);
+		c->changed = dk->list_gen; /* what we know of it is as old as the list */
 		snprintf(c->id, sizeof c->id, "%s", s->id);
 		c->seq = (uint64_t)(s->created > 0 ? s->created : 0); /* older containers sort first */
 		if (dk->seq < c->seq)
@@ -909,8 +943,9 @@ static void on_listed_container(const struct docker_seen *s, void *arg)
 			c->state = DK_EXITED;
 		log_info("docker", "adopted", LOG_S("task", t->name), LOG_S("id", c->id),
 			 LOG_S("state", s->state), LOG_B("legacy_label", s->legacy));
-	} else if (!c->req) {
-		/* No operation in flight: the list is the truth. */
+	} else if (!c->req && c->changed <= dk->list_gen) {
+		/* Nothing in flight and nothing newer heard since the list was asked for: the list
+		 * is the truth. */
 		if (runs)
 			c->state = DK_RUNNING;
 		else if (strcmp(s->state, "exited") == 0 || strcmp(s->state, "dead") == 0 ||
@@ -951,10 +986,12 @@ static void on_listed(struct http_req *r, const struct http_response *res, void 
 		return;
 	}
 	dk->list_phase = 0;
-	/* Containers we knew, with nothing in flight, that the engine no longer lists: gone. */
+	dk->gone_len = 0;
+	/* Containers we knew, with nothing in flight and nothing heard of since the list was
+	 * asked for, that the engine no longer lists: gone. */
 	for (struct dk_container *c = dk->containers, *next; c; c = next) {
 		next = c->next;
-		if (!c->seen && !c->req && c->state != DK_CREATING) {
+		if (!c->seen && !c->req && c->state != DK_CREATING && c->changed <= dk->list_gen) {
 			if (c->task && c->state == DK_RUNNING)
 				log_warn("docker", "container vanished", LOG_S("task", c->task->name),
 					 LOG_S("id", c->id));
@@ -1003,6 +1040,8 @@ static void list_containers(struct docker *dk)
 	char label[160];
 	snprintf(label, sizeof label, "%s=%s", DOCKER_LABEL_OWNER, dk->owner);
 	dk->list_phase = 0;
+	dk->list_gen = dk->gen;
+	dk->gone_len = 0;
 	list_request(dk, label);
 }
 
@@ -1265,6 +1304,7 @@ static void dk_free(struct scheduler *s)
 	if (dk->http)
 		http_free(dk->http);
 	free(dk->ev_buf);
+	free(dk->gone);
 	free(dk);
 	s->impl = NULL;
 }

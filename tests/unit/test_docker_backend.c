@@ -218,12 +218,89 @@ static void test_link_lost_while_connecting_keeps_one_event_stream(void **state)
 	assert_int_equal(fd_count(&f->fd, NULL), 0);
 }
 
+/* The list is a snapshot taken when the engine answers; anything that happened after the
+ * request left (and that events or replies already told us) is newer than the list. */
+static void test_list_taken_before_a_create_keeps_the_new_container(void **state)
+{
+	struct fx *f = *state;
+	f->s.reconcile_ms = 50;
+	struct task *t = add_task(f, "web", 0);
+	start(f);
+	f->auto_sync = true;
+	f->fd.hold[FD_LIST] = true; /* the next reconcile's snapshot: nothing yet */
+	RUN_UNTIL(f, f->fd.held[FD_LIST] == 1);
+	t->demand = 1;
+	RUN_UNTIL(f, t->running == 1);
+	int lists = f->fd.requests[FD_LIST];
+	f->fd.hold[FD_LIST] = false;
+	fd_release(&f->fd, FD_LIST);
+	RUN_UNTIL(f, f->fd.requests[FD_LIST] >= lists + 2); /* two more reconciles */
+	assert_int_equal(f->fd.requests[FD_CREATE], 1);
+	assert_int_equal(fd_count(&f->fd, NULL), 1);
+	assert_int_equal(t->running, 1);
+	assert_int_equal(t->requested, 1);
+}
+
+static void test_list_taken_before_a_start_keeps_the_started_container(void **state)
+{
+	struct fx *f = *state;
+	f->s.reconcile_ms = 50;
+	struct task *t = add_task(f, "web", 0);
+	start(f);
+	f->auto_sync = true;
+	f->fd.hold[FD_START] = true;
+	t->demand = 1;
+	RUN_UNTIL(f, f->fd.held[FD_START] == 1);
+	f->fd.hold[FD_LIST] = true; /* snapshot: created, not started */
+	RUN_UNTIL(f, f->fd.held[FD_LIST] == 1);
+	f->fd.hold[FD_START] = false;
+	fd_release(&f->fd, FD_START);
+	RUN_UNTIL(f, t->running == 1);
+	int lists = f->fd.requests[FD_LIST];
+	f->fd.hold[FD_LIST] = false;
+	fd_release(&f->fd, FD_LIST);
+	RUN_UNTIL(f, f->fd.requests[FD_LIST] >= lists + 2);
+	assert_int_equal(f->fd.deleted_ids, 0); /* a healthy container is never removed */
+	assert_int_equal(f->fd.requests[FD_CREATE], 1);
+	assert_int_equal(t->running, 1);
+}
+
+static void test_list_taken_before_a_removal_adopts_no_ghost(void **state)
+{
+	struct fx *f = *state;
+	f->s.reconcile_ms = 50;
+	struct fd_container *old = fd_add(&f->fd, "web", OWNER, "running");
+	struct fd_container *mid = fd_add(&f->fd, "web", OWNER, "running");
+	char mid_id[65];
+	snprintf(mid_id, sizeof mid_id, "%s", mid->id);
+	struct task *t = add_task(f, "web", 2);
+	start(f);
+	f->auto_sync = true;
+	f->fd.hold[FD_LIST] = true; /* snapshot: both running */
+	RUN_UNTIL(f, f->fd.held[FD_LIST] == 1);
+	fd_exit(&f->fd, old, 1, false); /* crashes: removed and replaced by a newer one */
+	RUN_UNTIL(f, f->fd.requests[FD_CREATE] == 1 && t->running == 2 && !task_settling(t));
+	int lists = f->fd.requests[FD_LIST];
+	fd_release(&f->fd, FD_LIST); /* answered; the next reconcile is held again */
+	RUN_UNTIL(f, f->fd.requests[FD_LIST] >= lists + 1);
+	/* Scale down by one: the newest (the replacement) goes, not one the list resurrected
+	 * or hid. */
+	t->demand = 1;
+	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
+	assert_int_equal(f->fd.requests[FD_STOP], 1);
+	assert_int_equal(fd_count(&f->fd, NULL), 1);
+	assert_non_null(fd_find(&f->fd, mid_id));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_adopts_owned_containers_and_scales_to_demand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_reached_inside_an_event_closes_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_lost_while_connecting_keeps_one_event_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_taken_before_a_create_keeps_the_new_container, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_taken_before_a_start_keeps_the_started_container, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_taken_before_a_removal_adopts_no_ghost, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
