@@ -2,11 +2,14 @@
 #include "settings.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
+#include "ws.h"
 
 /* To add a setting: append a row here (in the --help order you want), add a field to struct
  * settings, and read it in settings_load() with one of the get_* helpers below. */
@@ -18,7 +21,15 @@ const struct setting_def settings_defs[] = {
     {"MSS_CONFIG_FILE", "", "path of the apps JSON file, for MSS_CONFIG=FILE"},
     {"MSS_MONITOR", "SERVER", "monitors, comma separated, or none"},
     {"MSS_USER_ID", "5k5gk", "user id for the API server"},
-    {"MSS_API_ADDRESS", "app.microscaling.com", "API server host[:port], no scheme"},
+    {"MSS_API_ADDRESS", "app.microscaling.com",
+     "API server: host[:port] (= ws://host[:port]/), or a ws:// or wss:// URL with a path"},
+    {"MSS_API_TOKEN", "", "bearer token for the API server (websocket and config); empty: none"},
+    {"MSS_API_CA_FILE", "", "PEM CA bundle that verifies the API server over TLS; empty: system"},
+    {"MSS_API_INSECURE", "false", "true: do not verify the API server's TLS certificate (tests only)"},
+    {"MSS_API_MAX_FRAME", "1048576", "largest websocket message accepted, bytes (1024-268435456)"},
+    {"MSS_API_KEEPALIVE_S", "20", "websocket ping after this many idle seconds, hang up after 2x (1-3600)"},
+    {"MSS_REMOTE_FALLBACK", "hold", "SERVER engine while the link is down: hold, min or local"},
+    {"MSS_REMOTE_FALLBACK_AFTER_S", "30", "seconds the link is down before min or local applies (0-86400)"},
     {"MSS_PULL_IMAGES", "true", "pull each task's image at start-up: true or false"},
     {"MSS_SEND_METRICS_TO_API", "true", "accepted for compatibility; has no effect"},
     {"MSS_LOG_DEBUG", "none", "components logging at debug level (e.g. mssengine,docker), or all"},
@@ -265,6 +276,52 @@ static int load_shutdown_timeout(struct settings *s, struct err *e)
 	return 0;
 }
 
+/* The API server address: the websocket's URL rules (the config URL is derived from it). */
+static int load_api(struct settings *s, struct err *e)
+{
+	struct ws_url url;
+	s->api_address = get("MSS_API_ADDRESS");
+	if (ws_parse_url(s->api_address, &url, e) != 0)
+		return err_wrap(e, "MSS_API_ADDRESS");
+	s->api_token = get("MSS_API_TOKEN");
+	for (const char *p = s->api_token; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return err_set(e, "MSS_API_TOKEN: must not contain spaces or control "
+			                  "characters");
+	s->api_ca_file = get("MSS_API_CA_FILE");
+	if (*s->api_ca_file && access(s->api_ca_file, R_OK) != 0)
+		return err_set(e, "MSS_API_CA_FILE: cannot read '%s': %s", s->api_ca_file,
+		               strerror(errno));
+	if (get_bool("MSS_API_INSECURE", &s->api_insecure, e))
+		return -1;
+	return get_uint("MSS_API_MAX_FRAME", 1024, 268435456, &s->api_max_frame, e) ||
+	       get_uint("MSS_API_KEEPALIVE_S", 1, 3600, &s->api_keepalive_s, e);
+}
+
+/* What the SERVER engine does while its link is down, and after how long. */
+static int load_remote_fallback(struct settings *s, struct err *e)
+{
+	const char *v = get("MSS_REMOTE_FALLBACK");
+	if (strcmp(v, "hold") == 0)
+		s->remote_fallback = REMOTE_FALLBACK_HOLD;
+	else if (strcmp(v, "min") == 0)
+		s->remote_fallback = REMOTE_FALLBACK_MIN;
+	else if (strcmp(v, "local") == 0)
+		s->remote_fallback = REMOTE_FALLBACK_LOCAL;
+	else
+		return err_set(e, "MSS_REMOTE_FALLBACK: unknown value '%s' (want hold, min or local)",
+		               v);
+	v = get("MSS_REMOTE_FALLBACK_AFTER_S");
+	double sec;
+	if (starts_blank(v) || util_parse_double(v, &sec) != 0 || !(sec >= 0) || sec > 86400)
+		return err_set(e,
+		               "MSS_REMOTE_FALLBACK_AFTER_S: expected seconds from 0 to 86400, got "
+		               "'%s'",
+		               v);
+	s->remote_fallback_after_ms = (unsigned)llround(sec * 1000);
+	return 0;
+}
+
 /* "1.41": digits, one dot, digits. */
 static bool valid_api_version(const char *v)
 {
@@ -283,7 +340,8 @@ int settings_load(struct settings *s, struct err *e)
 		return -1;
 	s->monitor = get("MSS_MONITOR");
 	s->user_id = get("MSS_USER_ID");
-	s->api_address = get("MSS_API_ADDRESS");
+	if (load_api(s, e) || load_remote_fallback(s, e))
+		return -1;
 	/* MSS_SEND_METRICS_TO_API is parsed and ignored, as in Go; still refuse a bad value. */
 	if (get_bool("MSS_PULL_IMAGES", &s->pull_images, e) ||
 	    get_bool("MSS_SEND_METRICS_TO_API", &send_metrics, e))

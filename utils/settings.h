@@ -20,6 +20,13 @@ struct setting_def {
 /* Every setting, in --help order; terminated by a {NULL} entry. */
 extern const struct setting_def settings_defs[];
 
+/* MSS_REMOTE_FALLBACK: the SERVER engine's policy while its link is down. */
+enum remote_fallback {
+	REMOTE_FALLBACK_HOLD,  /* keep the last demand (default) */
+	REMOTE_FALLBACK_MIN,   /* every task to its min, after remote_fallback_after_ms */
+	REMOTE_FALLBACK_LOCAL, /* the LOCAL engine's logic, after remote_fallback_after_ms */
+};
+
 struct settings {
 	/* Pieces, selected by name (upper case, as the Go program). */
 	char scheduler[16];     /* MSS_SCHEDULER: TOY | DOCKER | SWARM | MARATHON */
@@ -29,7 +36,14 @@ struct settings {
 	const char *config_file; /* MSS_CONFIG_FILE; "" when unset, never NULL */
 	const char *monitor;     /* MSS_MONITOR, e.g. "SERVER,LOG" or "none" */
 	const char *user_id;     /* MSS_USER_ID */
-	const char *api_address; /* MSS_API_ADDRESS */
+	const char *api_address; /* MSS_API_ADDRESS: valid for ws_parse_url */
+	const char *api_token;   /* MSS_API_TOKEN: bearer token; "" = none */
+	const char *api_ca_file; /* MSS_API_CA_FILE: readable PEM file; "" = the system store */
+	bool api_insecure;       /* MSS_API_INSECURE: no TLS verification (tests only) */
+	unsigned api_max_frame;  /* MSS_API_MAX_FRAME: inbound websocket message cap, bytes */
+	unsigned api_keepalive_s; /* MSS_API_KEEPALIVE_S: ping after this idle time */
+	enum remote_fallback remote_fallback;  /* MSS_REMOTE_FALLBACK */
+	unsigned remote_fallback_after_ms;     /* MSS_REMOTE_FALLBACK_AFTER_S (seconds in env) */
 	bool pull_images;        /* MSS_PULL_IMAGES */
 	const char *log_debug;   /* MSS_LOG_DEBUG */
 	enum log_format log_format; /* MSS_LOG_FORMAT: logfmt | json */

@@ -462,6 +462,87 @@ static void test_marathon_settings_defaults_auth_and_force_after(void **state)
 	expect_bad("MSS_MARATHON_FORCE_AFTER_S", "5s", "got '5s'");
 }
 
+static void test_api_and_remote_settings_defaults(void **state)
+{
+	struct settings s;
+	load_ok(&s);
+	assert_string_equal(s.api_token, "");
+	assert_string_equal(s.api_ca_file, "");
+	assert_false(s.api_insecure);
+	assert_int_equal(s.api_max_frame, 1048576);
+	assert_int_equal(s.api_keepalive_s, 20);
+	assert_int_equal(s.remote_fallback, REMOTE_FALLBACK_HOLD);
+	assert_int_equal(s.remote_fallback_after_ms, 30000);
+}
+
+static void test_api_address_accepts_the_go_form_and_ws_urls(void **state)
+{
+	struct settings s;
+	const char *ok[] = {"localhost", "localhost:8000", "[::1]:9", "ws://h/x", "wss://h:8443/a?b=c"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		setenv("MSS_API_ADDRESS", ok[i], 1);
+		load_ok(&s);
+		assert_string_equal(s.api_address, ok[i]);
+	}
+}
+
+static void test_api_address_bad_forms_name_the_variable(void **state)
+{
+	expect_bad("MSS_API_ADDRESS", "http://h", "scheme must be ws:// or wss://");
+	expect_bad("MSS_API_ADDRESS", "h:99999", "port must be 1-65535");
+	expect_bad("MSS_API_ADDRESS", "ws://u:p@h", "user info");
+	expect_bad("MSS_API_ADDRESS", "h x", "spaces");
+}
+
+static void test_api_tls_token_and_frame_settings(void **state)
+{
+	struct settings s;
+	setenv("MSS_API_TOKEN", "s3cret.token-_~+/=", 1);
+	setenv("MSS_API_CA_FILE", "/dev/null", 1);
+	setenv("MSS_API_INSECURE", "true", 1);
+	setenv("MSS_API_MAX_FRAME", "1024", 1);
+	setenv("MSS_API_KEEPALIVE_S", "1", 1);
+	load_ok(&s);
+	assert_string_equal(s.api_token, "s3cret.token-_~+/=");
+	assert_string_equal(s.api_ca_file, "/dev/null");
+	assert_true(s.api_insecure);
+	assert_int_equal(s.api_max_frame, 1024);
+	assert_int_equal(s.api_keepalive_s, 1);
+	unsetenv("MSS_API_CA_FILE");
+	expect_bad("MSS_API_TOKEN", "two words", "spaces");
+	expect_bad("MSS_API_CA_FILE", "/no/such/ca.pem", "cannot read '/no/such/ca.pem'");
+	expect_bad("MSS_API_INSECURE", "yes", "expected true, false, 1 or 0");
+	expect_bad("MSS_API_MAX_FRAME", "1023", "from 1024 to 268435456");
+	expect_bad("MSS_API_MAX_FRAME", "1MiB", "expected an integer");
+	expect_bad("MSS_API_KEEPALIVE_S", "0", "from 1 to 3600");
+}
+
+static void test_remote_fallback_policies_and_delay(void **state)
+{
+	struct settings s;
+	const char *names[] = {"hold", "min", "local"};
+	const enum remote_fallback want[] = {REMOTE_FALLBACK_HOLD, REMOTE_FALLBACK_MIN,
+	                                     REMOTE_FALLBACK_LOCAL};
+	for (size_t i = 0; i < 3; i++) {
+		setenv("MSS_REMOTE_FALLBACK", names[i], 1);
+		load_ok(&s);
+		assert_int_equal(s.remote_fallback, want[i]);
+	}
+	setenv("MSS_REMOTE_FALLBACK_AFTER_S", "0.25", 1);
+	load_ok(&s);
+	assert_int_equal(s.remote_fallback_after_ms, 250);
+	setenv("MSS_REMOTE_FALLBACK_AFTER_S", "0", 1);
+	load_ok(&s);
+	assert_int_equal(s.remote_fallback_after_ms, 0);
+	unsetenv("MSS_REMOTE_FALLBACK_AFTER_S");
+	expect_bad("MSS_REMOTE_FALLBACK", "HOLD", "unknown value 'HOLD' (want hold, min or local)");
+	expect_bad("MSS_REMOTE_FALLBACK", "zero", "unknown value");
+	expect_bad("MSS_REMOTE_FALLBACK_AFTER_S", "-1", "from 0 to 86400");
+	expect_bad("MSS_REMOTE_FALLBACK_AFTER_S", "86401", "from 0 to 86400");
+	expect_bad("MSS_REMOTE_FALLBACK_AFTER_S", "soon", "from 0 to 86400");
+	expect_bad("MSS_REMOTE_FALLBACK_AFTER_S", " 3", "from 0 to 86400");
+}
+
 static void test_help_lists_every_setting_in_aligned_columns(void **state)
 {
 	char *buf = NULL;
@@ -516,6 +597,11 @@ int main(void)
 	    cmocka_unit_test_setup(test_toy_delays_range, clear_env),
 	    cmocka_unit_test_setup(test_docker_settings_defaults_and_cli_rules, clear_env),
 	    cmocka_unit_test_setup(test_marathon_settings_defaults_auth_and_force_after, clear_env),
+	    cmocka_unit_test_setup(test_api_and_remote_settings_defaults, clear_env),
+	    cmocka_unit_test_setup(test_api_address_accepts_the_go_form_and_ws_urls, clear_env),
+	    cmocka_unit_test_setup(test_api_address_bad_forms_name_the_variable, clear_env),
+	    cmocka_unit_test_setup(test_api_tls_token_and_frame_settings, clear_env),
+	    cmocka_unit_test_setup(test_remote_fallback_policies_and_delay, clear_env),
 	    cmocka_unit_test_setup(test_help_lists_every_setting_in_aligned_columns, clear_env),
 	};
 	return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
