@@ -8,6 +8,7 @@
 
 static const struct engine_ops *const engines[] = {
 	&engine_local_ops,
+	&engine_remote_ops,
 };
 
 struct engine *engine_new(const char *name, uv_loop_t *loop, struct task_table *tt,
@@ -20,6 +21,7 @@ struct engine *engine_new(const char *name, uv_loop_t *loop, struct task_table *
 		e->ops = engines[i];
 		e->loop = loop;
 		e->tasks = tt;
+		e->settings = s;
 		decision_init(&e->decision);
 		return e;
 	}

@@ -4,6 +4,8 @@
 #ifndef MSS_ENGINE_H
 #define MSS_ENGINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -24,6 +26,10 @@ struct engine_ops {
 	void (*tick)(struct engine *e, uint64_t now_ms);
 	void (*stop)(struct engine *e); /* no more demand changes after this returns */
 	void (*free)(struct engine *e);
+	/* Optional (SERVER): one whole message from the API server's websocket (borrowed). */
+	void (*message)(struct engine *e, const char *buf, size_t len);
+	/* Optional (SERVER): the websocket to the API server came up or went down. */
+	void (*link)(struct engine *e, bool up);
 };
 
 struct engine {
@@ -32,6 +38,7 @@ struct engine {
 	uv_loop_t *loop;         /* borrowed */
 	struct task_table *tasks; /* borrowed */
 	struct http *http;       /* borrowed; may be NULL */
+	const struct settings *settings; /* borrowed; may be NULL (defaults) */
 	struct decision decision; /* the latest round's changes; owned */
 	engine_demand_fn on_demand;
 	void *core;              /* the owner, for on_demand */
@@ -44,5 +51,6 @@ struct engine *engine_new(const char *name, uv_loop_t *loop, struct task_table *
 void engine_free(struct engine *e);
 
 extern const struct engine_ops engine_local_ops;
+extern const struct engine_ops engine_remote_ops;
 
 #endif

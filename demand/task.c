@@ -15,6 +15,7 @@ struct task *task_new(const char *name)
 	t->spec.stop_timeout_s = 10;
 	t->override_min = -1;
 	t->override_max = -1;
+	t->remote_demand = -1;
 	target_init_remainder(&t->target, 0);
 	return t;
 }

@@ -87,6 +87,8 @@ struct task {
 	int running;
 	int pending_starts;
 	int pending_stops;
+	int remote_demand;      /* the SERVER engine's last count for this task (before clamping);
+				 * -1: none yet, or forgotten when a link-down fallback took over */
 
 	struct reading reading; /* last metric reading */
 	struct want want;       /* engine scratch for this round */
