@@ -230,7 +230,7 @@ enum dk_state {
 	DK_STOPPING, /* stop request in flight; still running */
 	DK_REMOVING, /* delete request in flight */
 	DK_DEAD,     /* exited or left over: must be removed */
-	DK_EXITED,   /* exited under a restart policy: the engine brings it back */
+	DK_EXITED,   /* exited under a restart policy: the engine brings it back ("restarting") */
 };
 
 struct dk_container {
@@ -281,6 +281,7 @@ struct docker {
 	unsigned in_flight;      /* container operations on the wire */
 	uint64_t seq;
 	int list_phase;          /* 0: listing by owner label; 1: by the Go program's label */
+	bool relist;             /* another list is wanted once the one in flight is in */
 	/* A list is a snapshot taken at some point after it was asked for. What a reply or an
 	 * event told us since then is newer: such containers are not judged by it (list_gen), and
 	 * containers removed since then are not adopted back from it (gone). */
@@ -297,6 +298,7 @@ struct docker {
 
 static void connect_engine(struct docker *dk);
 static void dk_sync(struct scheduler *s);
+static void request_list(struct docker *dk);
 
 static struct dk_task *dkt(struct task *t)
 {
@@ -828,10 +830,17 @@ static void apply_event(struct docker *dk, const struct docker_event *ev)
 				log_warn("docker", "container exited", LOG_S("task", c->task->name),
 					 LOG_S("id", c->id), LOG_I("exit_code", ev->exit_code));
 			}
-			if (c->state == DK_RUNNING)
-				set_state(c, has_restart_policy(c->task) ? DK_EXITED : DK_DEAD);
-			/* a STARTING one dies before its reply: on_started sees DK_STARTING and the
-			 * next event or list settles it */
+			/* Also when STARTING (its start event lost to a reconnect): the start's
+			 * reply moves only a STARTING container to RUNNING. */
+			if (has_restart_policy(c->task)) {
+				/* Whether the engine brings it back (on-failure after exit 0 or past
+				 * its retries, it does not) is only in its state, set before this
+				 * event: ask for it, so a container it gave up on cannot wait forever. */
+				set_state(c, DK_EXITED);
+				request_list(dk);
+			} else {
+				set_state(c, DK_DEAD);
+			}
 		}
 	} else if (strcmp(a, "destroy") == 0) {
 		if (c && !c->req) /* with a request in flight, its reply settles it */
@@ -926,12 +935,14 @@ static void on_listed_container(const struct docker_seen *s, void *arg)
 			c->seen = true;
 		return;
 	}
-	bool runs = strcmp(s->state, "running") == 0 || strcmp(s->state, "restarting") == 0 ||
-		    strcmp(s->state, "paused") == 0;
+	/* "restarting": the engine brings it back (a start to come); "exited" with a restart
+	 * policy: it will not (the engine says "restarting" while it will). */
+	bool restarting = strcmp(s->state, "restarting") == 0;
+	bool runs = strcmp(s->state, "running") == 0 || strcmp(s->state, "paused") == 0;
 	if (!c) {
 		if (gone_since_list(dk, s->id))
 			return; /* removed after the snapshot: not a container to adopt */
-		c = add_container(dk, t, runs ? DK_RUNNING : DK_DEAD);
+		c = add_container(dk, t, runs ? DK_RUNNING : restarting ? DK_EXITED : DK_DEAD);
 		c->changed = dk->list_gen; /* what we know of it is as old as the list */
 		snprintf(c->id, sizeof c->id, "%s", s->id);
 		c->seq = (uint64_t)(s->created > 0 ? s->created : 0); /* older containers sort first */
@@ -939,8 +950,6 @@ static void on_listed_container(const struct docker_seen *s, void *arg)
 			dk->seq = c->seq;
 		if (strcmp(s->state, "removing") == 0)
 			c->state = DK_REMOVING; /* the engine is on it; we only watch */
-		else if (!runs && has_restart_policy(t) && strcmp(s->state, "exited") == 0)
-			c->state = DK_EXITED;
 		log_info("docker", "adopted", LOG_S("task", t->name), LOG_S("id", c->id),
 			 LOG_S("state", s->state), LOG_B("legacy_label", s->legacy));
 	} else if (!c->req && c->changed <= dk->list_gen) {
@@ -948,15 +957,17 @@ static void on_listed_container(const struct docker_seen *s, void *arg)
 		 * is the truth. */
 		if (runs)
 			c->state = DK_RUNNING;
+		else if (restarting)
+			c->state = DK_EXITED;
 		else if (strcmp(s->state, "exited") == 0 || strcmp(s->state, "dead") == 0 ||
 			 strcmp(s->state, "created") == 0)
-			c->state = has_restart_policy(t) && strcmp(s->state, "exited") == 0 ? DK_EXITED
-											    : DK_DEAD;
+			c->state = DK_DEAD;
 	}
 	c->seen = true;
 }
 
 static void list_request(struct docker *dk, const char *label);
+static void list_containers(struct docker *dk);
 
 static void on_listed(struct http_req *r, const struct http_response *res, void *arg)
 {
@@ -1017,6 +1028,8 @@ static void on_listed(struct http_req *r, const struct http_response *res, void 
 		scheduler_ready(dk->s);
 	}
 	dk_sync(dk->s);
+	if (dk->relist && !dk->closing && dk->link == LINK_UP)
+		list_containers(dk);
 }
 
 static void list_request(struct docker *dk, const char *label)
@@ -1042,7 +1055,18 @@ static void list_containers(struct docker *dk)
 	dk->list_phase = 0;
 	dk->list_gen = dk->gen;
 	dk->gone_len = 0;
+	dk->relist = false;
 	list_request(dk, label);
+}
+
+/* A list as soon as possible: now, or right after the one in flight (asked for before what
+ * we want to learn about happened). While the link is down, its reconnect lists anyway. */
+static void request_list(struct docker *dk)
+{
+	if (dk->list_req)
+		dk->relist = true;
+	else if (dk->link == LINK_UP)
+		list_containers(dk);
 }
 
 static void on_reconcile(uv_timer_t *timer)
@@ -1182,11 +1206,11 @@ static int dk_start(struct scheduler *s, struct err *e)
 }
 
 /* Newest first: the container that has done the least work goes first. */
-static struct dk_container *newest_running(struct docker *dk, struct task *t)
+static struct dk_container *newest_in(struct docker *dk, struct task *t, enum dk_state st)
 {
 	struct dk_container *best = NULL;
 	for (struct dk_container *c = dk->containers; c; c = c->next)
-		if (c->task == t && c->state == DK_RUNNING && !c->req && (!best || c->seq > best->seq))
+		if (c->task == t && c->state == st && !c->req && (!best || c->seq > best->seq))
 			best = c;
 	return best;
 }
@@ -1207,7 +1231,14 @@ static void dk_sync(struct scheduler *s)
 		struct task *t = tt->tasks[i];
 		int excess = t->requested - t->demand;
 		while (excess-- > 0 && dk->in_flight < dk->concurrency) {
-			struct dk_container *c = newest_running(dk, t);
+			/* One waiting for the engine's restart goes first: nothing runs in it, and
+			 * the engine's backoff may be a minute. */
+			struct dk_container *c = newest_in(dk, t, DK_EXITED);
+			if (c) {
+				remove_container(dk, c);
+				continue;
+			}
+			c = newest_in(dk, t, DK_RUNNING);
 			if (!c)
 				break; /* the rest are still starting: stopped once they run */
 			stop_container(dk, c);

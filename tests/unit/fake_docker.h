@@ -13,7 +13,8 @@
  *   POST   /containers/{id}/stop?t=          204 (+ "die" event), 304 not running, 404 unknown
  *   DELETE /containers/{id}?v=1&force=1      204 (+ "die" if running, "destroy"), 404 unknown
  * Events are sent before the reply (as the real engine often does). A test scripts the rest:
- *   fd->status[route]   answer the next requests of that route with this status (0: normal);
+ *   fd->status[route]   answer the requests of that route with this status and change nothing
+ *                       (0: the model's own answer);
  *   fd->hold[route]     keep the next request of that route: a list is answered from a snapshot
  *                       taken on arrival, anything else acts only when released;
  *   fd->drop[route]     close the connection of every request of that route on arrival (a
@@ -323,9 +324,10 @@ static inline void fd_act(struct fd_conn *c, enum fd_route route, const char *me
 	fd_route_of(method, path, id, sizeof id);
 	int forced = fd->status[route];
 	if (forced && route != FD_EVENTS) {
+		/* Only the status: the model does not change (a 204 start starts nothing). */
 		char msg[128];
 		snprintf(msg, sizeof msg, "{\"message\":\"scripted %d\"}", forced);
-		fd_reply(c, forced, msg);
+		fd_reply(c, forced, forced >= 400 ? msg : NULL);
 		return;
 	}
 	struct fd_container *ct = id[0] ? fd_find(fd, id) : NULL;

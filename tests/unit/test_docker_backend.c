@@ -292,6 +292,83 @@ static void test_list_taken_before_a_removal_adopts_no_ghost(void **state)
 	assert_non_null(fd_find(&f->fd, mid_id));
 }
 
+/* Restart policies: the engine says "restarting" while it will bring a container back, and
+ * "exited" once it will not (on-failure after a clean exit or its retry limit). */
+static struct fd_container *only_container(struct fx *f)
+{
+	assert_int_equal(fd_count(&f->fd, NULL), 1);
+	return f->fd.containers;
+}
+
+static void test_restart_policy_container_the_engine_gives_up_on_is_replaced(void **state)
+{
+	struct fx *f = *state;
+	struct task *t = add_task(f, "web", 1);
+	t->spec.restart_policy = xstrdup("on-failure");
+	start(f);
+	f->auto_sync = true;
+	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
+	fd_exit(&f->fd, only_container(f), 0, false); /* exit 0: on-failure does not restart */
+	RUN_UNTIL(f, f->fd.deleted_ids == 1 && f->fd.requests[FD_CREATE] == 2 && t->running == 1 &&
+			     !task_settling(t));
+	assert_int_equal(t->stats.crashed, 1);
+}
+
+static void test_restart_policy_container_being_restarted_is_left_to_the_engine(void **state)
+{
+	struct fx *f = *state;
+	struct task *t = add_task(f, "web", 1);
+	t->spec.restart_policy = xstrdup("always");
+	start(f);
+	f->auto_sync = true;
+	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
+	struct fd_container *ct = only_container(f);
+	fd_exit(&f->fd, ct, 1, true);
+	RUN_UNTIL(f, t->pending_starts == 1);
+	run_for(f, 200);
+	assert_int_equal(t->pending_starts, 1); /* the engine's restart, counted as a start */
+	assert_int_equal(t->running, 0);
+	fd_restart(&f->fd, ct);
+	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
+	assert_int_equal(f->fd.deleted_ids, 0);
+	assert_int_equal(f->fd.requests[FD_CREATE], 1);
+}
+
+static void test_scale_down_removes_a_container_waiting_for_its_restart(void **state)
+{
+	struct fx *f = *state;
+	struct task *t = add_task(f, "web", 1);
+	t->spec.restart_policy = xstrdup("always");
+	start(f);
+	f->auto_sync = true;
+	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
+	fd_exit(&f->fd, only_container(f), 1, true); /* and the engine's backoff is long */
+	RUN_UNTIL(f, t->pending_starts == 1);
+	t->demand = 0; /* a drain does not wait for the engine to restart it first */
+	RUN_UNTIL(f, fd_count(&f->fd, NULL) == 0 && task_table_idle(&f->tt));
+}
+
+/* A start event can be lost (the stream reconnecting); a die that comes before the start's
+ * reply then finds the container still "starting". */
+static void test_die_before_the_start_reply_is_not_counted_running(void **state)
+{
+	struct fx *f = *state;
+	struct task *t = add_task(f, "web", 0);
+	start(f);
+	f->auto_sync = true;
+	f->fd.hold[FD_START] = true;
+	t->demand = 1;
+	RUN_UNTIL(f, f->fd.held[FD_START] == 1);
+	f->fd.hold[FD_START] = false;
+	fd_exit(&f->fd, only_container(f), 127, false); /* ran and died, its start event lost */
+	run_for(f, 30);
+	f->fd.status[FD_START] = 204; /* the reply comes last and changes nothing */
+	fd_release(&f->fd, FD_START);
+	f->fd.status[FD_START] = 0;
+	RUN_UNTIL(f, f->fd.deleted_ids == 1 && f->fd.requests[FD_CREATE] == 2 && t->running == 1 &&
+			     !task_settling(t));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +378,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_taken_before_a_create_keeps_the_new_container, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_taken_before_a_start_keeps_the_started_container, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_taken_before_a_removal_adopts_no_ghost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_policy_container_the_engine_gives_up_on_is_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_policy_container_being_restarted_is_left_to_the_engine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scale_down_removes_a_container_waiting_for_its_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_die_before_the_start_reply_is_not_counted_running, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
