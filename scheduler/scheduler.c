@@ -10,6 +10,7 @@
 static const struct scheduler_ops *const backends[] = {
 	&scheduler_toy_ops,
 	&scheduler_docker_ops,
+	&scheduler_marathon_ops,
 };
 
 struct scheduler *scheduler_new(const char *name, uv_loop_t *loop, struct task_table *tt,

@@ -3,7 +3,7 @@
 # something is missing; `deps.sh install` runs apt-get update once, then apt-get install.
 set -euo pipefail
 PKGS=(build-essential clang pkg-config libuv1-dev libcurl4-openssl-dev libwebsockets-dev
-      libwebsockets-evlib-uv libcjson-dev libcmocka-dev docker.io busybox-static openssl)
+      libwebsockets-evlib-uv libcjson-dev libcmocka-dev docker.io busybox-static openssl python3)
 missing() {
 	local out=()
 	for p in "${PKGS[@]}"; do
