@@ -208,6 +208,19 @@ int docker_parse_event(const char *line, size_t len, const char *owner, bool ado
 	return rc;
 }
 
+int docker_parse_inspect(const char *body, size_t len, char *out, size_t n, struct err *e)
+{
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	const char *st = json_str(cJSON_GetObjectItemCaseSensitive(j, "State"), "Status");
+	int rc = 0;
+	if (!st || !*st)
+		rc = err_set(e, "inspect: reply has no State.Status");
+	else
+		snprintf(out, n, "%s", st);
+	cJSON_Delete(j);
+	return rc;
+}
+
 int docker_parse_created(const char *body, size_t len, char *out, struct err *e)
 {
 	cJSON *j = cJSON_ParseWithLength(body, len);
@@ -239,6 +252,7 @@ struct dk_container {
 	enum dk_state state;
 	uint64_t seq;          /* creation order as we know it: higher = newer */
 	struct http_req *req;  /* the request in flight for it, if any */
+	struct http_req *probe; /* GET /containers/{id}/json after a die under a restart policy */
 	struct docker *dk;
 	uint64_t changed;      /* docker.gen when a reply or an event last told us about it */
 	bool seen;             /* reconcile mark */
@@ -281,7 +295,6 @@ struct docker {
 	unsigned in_flight;      /* container operations on the wire */
 	uint64_t seq;
 	int list_phase;          /* 0: listing by owner label; 1: by the Go program's label */
-	bool relist;             /* another list is wanted once the one in flight is in */
 	/* A list is a snapshot taken at some point after it was asked for. What a reply or an
 	 * event told us since then is newer: such containers are not judged by it (list_gen), and
 	 * containers removed since then are not adopted back from it (gone). */
@@ -298,7 +311,7 @@ struct docker {
 
 static void connect_engine(struct docker *dk);
 static void dk_sync(struct scheduler *s);
-static void request_list(struct docker *dk);
+static void inspect_container(struct docker *dk, struct dk_container *c);
 
 static struct dk_task *dkt(struct task *t)
 {
@@ -376,6 +389,11 @@ static bool gone_since_list(const struct docker *dk, const char *id)
 
 static void drop_container(struct docker *dk, struct dk_container *c)
 {
+	if (c->probe) { /* its on_done runs now, while c is still there */
+		struct http_req *p = c->probe;
+		c->probe = NULL;
+		http_cancel(p);
+	}
 	if (dk->list_req && c->id[0]) {
 		if (dk->gone_len == dk->gone_cap) {
 			dk->gone_cap = dk->gone_cap ? dk->gone_cap * 2 : 16;
@@ -799,6 +817,51 @@ static void pull_images(struct docker *dk)
 	}
 }
 
+/* ---- restart policies -------------------------------------------------------------------- */
+
+/* Inspect, not a list: the engine emits "die" before its list view has the new state (a list
+ * sent at once still says "running"), while inspect waits for the container's lock, which the
+ * engine holds until that state is set. */
+static void on_inspected(struct http_req *r, const struct http_response *res, void *arg)
+{
+	struct dk_container *c = arg;
+	struct docker *dk = c->dk;
+	c->probe = NULL;
+	if (res->result == HTTP_CANCELLED || dk->closing)
+		return;
+	char state[16];
+	struct err e = ERR_INIT;
+	if (res->result == HTTP_OK && res->status == 404) {
+		if (!c->req)
+			drop_container(dk, c); /* gone already */
+	} else if (http_check(res, &e) != 0 ||
+		   docker_parse_inspect(res->body, res->body_len, state, sizeof state, &e) != 0) {
+		/* The next reconcile list settles it. */
+		log_debug("docker", "inspect failed", LOG_S("id", c->id), LOG_S("error", e.msg));
+		if (transport_failed(res))
+			link_down(dk, res->error);
+		return;
+	} else if (c->state != DK_EXITED || c->req) {
+		return; /* a start event or our own request came first: newer than this */
+	} else if (strcmp(state, "running") == 0 || strcmp(state, "paused") == 0) {
+		set_state(c, DK_RUNNING);
+	} else if (strcmp(state, "restarting") != 0) {
+		set_state(c, DK_DEAD); /* the engine will not bring it back: removed, replaced */
+	} else {
+		return;
+	}
+	recount(dk);
+}
+
+static void inspect_container(struct docker *dk, struct dk_container *c)
+{
+	if (c->probe || !c->id[0])
+		return;
+	char path[128];
+	snprintf(path, sizeof path, "/containers/%s/json", c->id);
+	c->probe = dk_request(dk, "GET", path, NULL, 30000, NULL, on_inspected, c);
+}
+
 /* ---- events ------------------------------------------------------------------------------ */
 
 static bool has_restart_policy(const struct task *t)
@@ -834,10 +897,10 @@ static void apply_event(struct docker *dk, const struct docker_event *ev)
 			 * reply moves only a STARTING container to RUNNING. */
 			if (has_restart_policy(c->task)) {
 				/* Whether the engine brings it back (on-failure after exit 0 or past
-				 * its retries, it does not) is only in its state, set before this
-				 * event: ask for it, so a container it gave up on cannot wait forever. */
+				 * its retries, it does not) is only in its state: ask, so a container
+				 * it gave up on cannot wait forever. */
 				set_state(c, DK_EXITED);
-				request_list(dk);
+				inspect_container(dk, c);
 			} else {
 				set_state(c, DK_DEAD);
 			}
@@ -1028,8 +1091,6 @@ static void on_listed(struct http_req *r, const struct http_response *res, void 
 		scheduler_ready(dk->s);
 	}
 	dk_sync(dk->s);
-	if (dk->relist && !dk->closing && dk->link == LINK_UP)
-		list_containers(dk);
 }
 
 static void list_request(struct docker *dk, const char *label)
@@ -1055,18 +1116,7 @@ static void list_containers(struct docker *dk)
 	dk->list_phase = 0;
 	dk->list_gen = dk->gen;
 	dk->gone_len = 0;
-	dk->relist = false;
 	list_request(dk, label);
-}
-
-/* A list as soon as possible: now, or right after the one in flight (asked for before what
- * we want to learn about happened). While the link is down, its reconnect lists anyway. */
-static void request_list(struct docker *dk)
-{
-	if (dk->list_req)
-		dk->relist = true;
-	else if (dk->link == LINK_UP)
-		list_containers(dk);
 }
 
 static void on_reconcile(uv_timer_t *timer)

@@ -68,6 +68,9 @@ struct docker_event {
 int docker_parse_event(const char *line, size_t len, const char *owner, bool adopt_legacy,
 		       struct docker_event *ev);
 
+/* GET /containers/{id}/json: State.Status ("running", "restarting", "exited", ...) into out. */
+int docker_parse_inspect(const char *body, size_t len, char *out, size_t n, struct err *e);
+
 /* POST /containers/create: the id from a 201 body into out (65 bytes). */
 int docker_parse_created(const char *body, size_t len, char *out, struct err *e);
 

@@ -12,6 +12,7 @@
  *   POST   /containers/{id}/start            204 (+ "start" event), 304 running, 404 unknown
  *   POST   /containers/{id}/stop?t=          204 (+ "die" event), 304 not running, 404 unknown
  *   DELETE /containers/{id}?v=1&force=1      204 (+ "die" if running, "destroy"), 404 unknown
+ *   GET    /containers/{id}/json             {"Id":...,"State":{"Status":...}}, 404 unknown
  * Events are sent before the reply (as the real engine often does). A test scripts the rest:
  *   fd->status[route]   answer the requests of that route with this status and change nothing
  *                       (0: the model's own answer);
@@ -35,12 +36,13 @@
 
 #include "utils/util.h"
 
-enum fd_route { FD_VERSION, FD_EVENTS, FD_LIST, FD_CREATE, FD_START, FD_STOP, FD_DELETE, FD_OTHER,
-		FD_ROUTES };
+enum fd_route { FD_VERSION, FD_EVENTS, FD_LIST, FD_CREATE, FD_START, FD_STOP, FD_DELETE, FD_INSPECT,
+		FD_OTHER, FD_ROUTES };
 
 struct fd_container {
 	char id[65];
 	char state[16]; /* created | running | restarting | exited */
+	char listed[16]; /* what lists say instead, when they lag (fd->list_lags); "" = state */
 	char restart[32];
 	int64_t created;
 	cJSON *labels; /* owned */
@@ -82,6 +84,9 @@ struct fd_engine {
 	int held[FD_ROUTES];     /* held now */
 	int streams;             /* open /events streams */
 	int max_streams;
+	bool list_lags;          /* lists show a container's state before its last exit (as
+				    dockerd 20.10 does for a moment after "die": its list view is
+				    written after the event; inspect waits for the container) */
 	int deleted_ids;         /* DELETE requests naming an existing container */
 	char last_deleted[65];
 };
@@ -203,12 +208,15 @@ static inline void fd_remove(struct fd_engine *fd, struct fd_container *ct)
  * says "restarting" until fd_restart); else it stays "exited". */
 static inline void fd_exit(struct fd_engine *fd, struct fd_container *ct, int code, bool restarting)
 {
+	if (fd->list_lags)
+		snprintf(ct->listed, sizeof ct->listed, "%s", ct->state);
 	snprintf(ct->state, sizeof ct->state, "%s", restarting ? "restarting" : "exited");
 	fd_event(fd, ct, "die", code);
 }
 
 static inline void fd_restart(struct fd_engine *fd, struct fd_container *ct)
 {
+	ct->listed[0] = '\0';
 	snprintf(ct->state, sizeof ct->state, "running");
 	fd_event(fd, ct, "start", -1);
 }
@@ -237,6 +245,8 @@ static inline enum fd_route fd_route_of(const char *method, const char *path, ch
 			return FD_START;
 		if (strncmp(rest, "/stop", 5) == 0)
 			return FD_STOP;
+		if (strncmp(rest, "/json", 5) == 0)
+			return FD_INSPECT;
 	}
 	return FD_OTHER;
 }
@@ -303,7 +313,7 @@ static inline char *fd_list_body(struct fd_engine *fd, const char *path)
 			continue;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "Id", ct->id);
-		cJSON_AddStringToObject(o, "State", ct->state);
+		cJSON_AddStringToObject(o, "State", ct->listed[0] ? ct->listed : ct->state);
 		cJSON_AddStringToObject(o, "Status", "whatever humans read");
 		cJSON_AddNumberToObject(o, "Created", (double)ct->created);
 		cJSON_AddItemToObject(o, "Labels", cJSON_Duplicate(ct->labels, 1));
@@ -406,6 +416,17 @@ static inline void fd_act(struct fd_conn *c, enum fd_route route, const char *me
 		fd_event(fd, ct, "destroy", -1);
 		fd_remove(fd, ct);
 		fd_reply(c, 204, NULL);
+		return;
+	case FD_INSPECT:
+		if (!ct) {
+			fd_reply(c, 404, "{\"message\":\"No such container\"}");
+		} else {
+			char reply[256];
+			snprintf(reply, sizeof reply,
+				 "{\"Id\":\"%s\",\"State\":{\"Status\":\"%s\",\"Running\":%s}}", ct->id,
+				 ct->state, strcmp(ct->state, "running") == 0 ? "true" : "false");
+			fd_reply(c, 200, reply);
+		}
 		return;
 	case FD_OTHER:
 	case FD_ROUTES:

@@ -189,6 +189,19 @@ static void test_created_reply_gives_the_id(void **state)
 	assert_int_equal(docker_parse_created(bad, strlen(bad), id, &e), -1);
 }
 
+static void test_inspect_reply_gives_the_state_and_junk_is_an_error(void **state)
+{
+	char st[16];
+	struct err e = ERR_INIT;
+	const char *ok = "{\"Id\":\"" ID "\",\"State\":{\"Status\":\"restarting\",\"Restarting\":true}}";
+	assert_int_equal(docker_parse_inspect(ok, strlen(ok), st, sizeof st, &e), 0);
+	assert_string_equal(st, "restarting");
+	const char *bad[] = {"", "not json", "[]", "{\"State\":7}", "{\"State\":{\"Status\":5}}",
+			     "{\"State\":{\"Status\":\"\"}}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(docker_parse_inspect(bad[i], strlen(bad[i]), st, sizeof st, &e), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_event_of_ours_is_parsed_with_its_exit_code),
 		cmocka_unit_test(test_events_of_others_and_junk_are_skipped),
 		cmocka_unit_test(test_created_reply_gives_the_id),
+		cmocka_unit_test(test_inspect_reply_gives_the_state_and_junk_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -308,6 +308,7 @@ static void test_restart_policy_container_the_engine_gives_up_on_is_replaced(voi
 	start(f);
 	f->auto_sync = true;
 	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
+	f->fd.list_lags = true; /* a list right after the die would still say "running" */
 	fd_exit(&f->fd, only_container(f), 0, false); /* exit 0: on-failure does not restart */
 	RUN_UNTIL(f, f->fd.deleted_ids == 1 && f->fd.requests[FD_CREATE] == 2 && t->running == 1 &&
 			     !task_settling(t));
