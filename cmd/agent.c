@@ -32,8 +32,13 @@ static void init_demand(struct agent *a)
 
 static void check_idle(struct agent *a)
 {
-	if (a->shutdown.state != SHUTDOWN_RUNNING && task_table_idle(&a->tasks))
-		act(a, shutdown_step(&a->shutdown, SHUTDOWN_EV_IDLE));
+	if (a->shutdown.state == SHUTDOWN_RUNNING || !task_table_idle(&a->tasks))
+		return;
+	/* Before the scheduler's first view of the engine its zeros mean "not known yet", not
+	 * "nothing there": a clean drain waits for that view (or for the deadline). */
+	if (a->shutdown.state == SHUTDOWN_DRAINING && !a->sched->ready)
+		return;
+	act(a, shutdown_step(&a->shutdown, SHUTDOWN_EV_IDLE));
 }
 
 static void on_counts(struct scheduler *s, struct task *t)
