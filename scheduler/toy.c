@@ -22,8 +22,9 @@ struct toy_op {
 struct toy {
 	unsigned start_ms, stop_ms;
 	struct toy_op *ops; /* in flight, for force/forget/close */
-	int closing;        /* close callbacks outstanding */
-	void (*closed)(struct scheduler *s);
+	int open;           /* op timers not yet through their close callback */
+	bool closing;
+	void (*closed)(struct scheduler *s); /* close's done: called once, then NULL */
 	struct scheduler *sched;
 };
 
@@ -43,13 +44,25 @@ static void unlink_op(struct toy *toy, struct toy_op *op)
 		}
 }
 
+/* Close is done once it was asked for and the last timer is through its close callback. It can
+ * be asked for from inside finish_op (a count that ends the drain), before that op's timer is
+ * even closing: counting open timers, not closing ones, makes done() run exactly once. */
+static void maybe_closed(struct toy *toy)
+{
+	if (!toy->closing || toy->open > 0 || !toy->closed)
+		return;
+	void (*done)(struct scheduler *s) = toy->closed;
+	toy->closed = NULL;
+	done(toy->sched);
+}
+
 static void on_op_closed(uv_handle_t *h)
 {
 	struct toy_op *op = container_of(h, struct toy_op, timer);
 	struct toy *toy = op->toy;
 	free(op);
-	if (toy->closed && --toy->closing == 0)
-		toy->closed(toy->sched);
+	toy->open--;
+	maybe_closed(toy);
 }
 
 static void finish_op(struct toy_op *op, bool complete)
@@ -74,8 +87,6 @@ static void finish_op(struct toy_op *op, bool complete)
 		count(toy->sched, t);
 	}
 	uv_timer_stop(&op->timer);
-	if (toy->closed)
-		toy->closing++;
 	uv_close((uv_handle_t *)&op->timer, on_op_closed);
 }
 
@@ -99,6 +110,7 @@ static void begin(struct scheduler *s, struct task *t, int n, bool start)
 	else
 		t->pending_stops += n;
 	uv_timer_init(s->loop, &op->timer);
+	toy->open++;
 	uv_timer_start(&op->timer, on_op_due, start ? toy->start_ms : toy->stop_ms, 0);
 	log_info("scheduler", start ? "start" : "stop", LOG_S("task", t->name), LOG_I("n", n),
 		 LOG_I("running", t->running), LOG_I("demand", t->demand));
@@ -170,14 +182,13 @@ static void toy_forget(struct scheduler *s, struct task *t)
 static void toy_close(struct scheduler *s, void (*done)(struct scheduler *s))
 {
 	struct toy *toy = s->impl;
+	toy->closing = true;
 	toy->closed = done;
-	toy->closing = 1; /* held until every op is closing, so done() runs exactly once */
 	while (toy->ops) {
 		toy->ops->task = NULL;
 		finish_op(toy->ops, false);
 	}
-	if (--toy->closing == 0)
-		done(s);
+	maybe_closed(toy);
 }
 
 static void toy_free(struct scheduler *s)

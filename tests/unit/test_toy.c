@@ -20,7 +20,12 @@ struct fixture {
 	int max_total_running;
 	int saw_pending_starts;
 	bool closed;
+	int closed_calls;     /* close's done callback: exactly once */
+	bool close_when_idle; /* as the agent does when a drain ends */
+	bool close_asked;
 };
+
+static void on_closed(struct scheduler *s);
 
 static void on_counts(struct scheduler *s, struct task *t)
 {
@@ -34,6 +39,10 @@ static void on_counts(struct scheduler *s, struct task *t)
 	}
 	if (total > f->max_total_running)
 		f->max_total_running = total;
+	if (f->close_when_idle && !f->close_asked && task_table_idle(&f->tt)) {
+		f->close_asked = true;
+		s->ops->close(s, on_closed);
+	}
 }
 
 static struct task *add(struct fixture *f, const char *name, int demand)
@@ -63,7 +72,9 @@ static int setup(void **state)
 
 static void on_closed(struct scheduler *s)
 {
-	((struct fixture *)s->core)->closed = true;
+	struct fixture *f = s->core;
+	f->closed = true;
+	f->closed_calls++;
 }
 
 static int teardown(void **state)
@@ -71,10 +82,11 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	if (!f->sched->impl)
 		f->closed = true; /* never started: nothing to close */
-	else if (!f->closed)
+	else if (!f->closed && !f->close_asked)
 		f->sched->ops->close(f->sched, on_closed);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_true(f->closed);
+	assert_true(f->closed_calls <= 1);
 	scheduler_free(f->sched);
 	task_table_free(&f->tt);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -229,6 +241,41 @@ static void test_close_with_work_in_flight_ends_every_handle(void **state)
 	assert_true(f->closed);
 }
 
+/* The agent closes the scheduler from inside the counts callback that ends a drain: the last
+ * stop landing, or force. */
+static void test_close_from_inside_the_last_stop_reports_closed_once(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	struct task *t = add(f, "web", 2);
+	f->sched->ops->start(f->sched, &e);
+	f->sched->ops->sync(f->sched);
+	settle(f);
+	t->demand = 0;
+	f->close_when_idle = true;
+	f->sched->ops->sync(f->sched);
+	settle(f);
+	assert_true(f->close_asked);
+	assert_int_equal(f->closed_calls, 1);
+}
+
+static void test_close_from_inside_force_reports_closed_once(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	struct task *t = add(f, "web", 2);
+	f->sched->ops->start(f->sched, &e);
+	f->sched->ops->sync(f->sched);
+	settle(f);
+	t->demand = 0;
+	f->sched->ops->sync(f->sched); /* stops in flight */
+	f->close_when_idle = true;
+	f->sched->ops->force(f->sched);
+	settle(f);
+	assert_true(f->close_asked);
+	assert_int_equal(f->closed_calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +289,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_force_kills_everything_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_detaches_in_flight_work_from_the_task, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_with_work_in_flight_ends_every_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_from_inside_the_last_stop_reports_closed_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_from_inside_force_reports_closed_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
