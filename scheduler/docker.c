@@ -92,9 +92,25 @@ static const char *json_str(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* "1.41": digits, a dot, digits. It goes into every URL path, so nothing else gets through. */
 static bool valid_version(const char *v)
 {
-	return v && docker_version_cmp(v, "0.0") > 0 && strlen(v) < 12;
+	if (!v)
+		return false;
+	size_t major = strspn(v, "0123456789");
+	if (major == 0 || major > 4 || v[major] != '.')
+		return false;
+	size_t minor = strspn(v + major + 1, "0123456789");
+	return minor > 0 && minor <= 4 && v[major + 1 + minor] == '\0' &&
+	       docker_version_cmp(v, "0.0") > 0;
+}
+
+/* A JSON number as int64, 0 when absent or out of range (a cast of such a double is UB). */
+static int64_t json_i64(const cJSON *v)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18))
+		return 0;
+	return (int64_t)v->valuedouble;
 }
 
 int docker_negotiate(const char *body, size_t len, char *out, size_t n, struct err *e)
@@ -168,8 +184,7 @@ int docker_parse_list(const char *body, size_t len, const char *owner, bool adop
 			continue;
 		snprintf(s.id, sizeof s.id, "%s", id);
 		snprintf(s.state, sizeof s.state, "%s", state);
-		const cJSON *created = cJSON_GetObjectItemCaseSensitive(c, "Created");
-		s.created = cJSON_IsNumber(created) ? (int64_t)created->valuedouble : 0;
+		s.created = json_i64(cJSON_GetObjectItemCaseSensitive(c, "Created"));
 		fn(&s, arg);
 		seen++;
 	}
@@ -200,8 +215,7 @@ int docker_parse_event(const char *line, size_t len, const char *owner, bool ado
 		long long v;
 		if (code && util_parse_long(code, -1000, 1000, &v) == 0)
 			ev->exit_code = (int)v;
-		const cJSON *tn = cJSON_GetObjectItemCaseSensitive(j, "timeNano");
-		ev->time_nano = cJSON_IsNumber(tn) ? (int64_t)tn->valuedouble : 0;
+		ev->time_nano = json_i64(cJSON_GetObjectItemCaseSensitive(j, "timeNano"));
 		rc = 1;
 	}
 	cJSON_Delete(j);

@@ -202,6 +202,43 @@ static void test_inspect_reply_gives_the_state_and_junk_is_an_error(void **state
 		assert_int_equal(docker_parse_inspect(bad[i], strlen(bad[i]), st, sizeof st, &e), -1);
 }
 
+static void test_engine_version_that_is_not_digits_dot_digits_is_refused(void **state)
+{
+	/* It goes into every URL path: "/v1.30/../x/containers/json" must never be asked for. */
+	char v[16];
+	struct err e = ERR_INIT;
+	const char *bad[] = {"{\"ApiVersion\":\"1.30/../x\"}", "{\"ApiVersion\":\"1.30?a=b\"}",
+			     "{\"ApiVersion\":\"1.30 \"}", "{\"ApiVersion\":\"1.\"}",
+			     "{\"ApiVersion\":\".41\"}", "{\"ApiVersion\":\"1.41.2\"}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(docker_negotiate(bad[i], strlen(bad[i]), v, sizeof v, &e), -1);
+	const char *ok = "{\"ApiVersion\":\"1.30\",\"MinAPIVersion\":\"1.12\"}";
+	assert_int_equal(docker_negotiate(ok, strlen(ok), v, sizeof v, &e), 0);
+	assert_string_equal(v, "1.30");
+}
+
+static int64_t seen_created;
+static void on_created_seen(const struct docker_seen *c, void *arg)
+{
+	seen_created = c->created;
+}
+
+static void test_numbers_out_of_range_read_as_zero(void **state)
+{
+	struct err e = ERR_INIT;
+	const char *list = "[{\"Id\":\"" ID "\",\"State\":\"running\",\"Created\":1e300,"
+			   "\"Labels\":{\"com.microscaling.task\":\"web\",\"com.microscaling.owner\":\"a\"}}]";
+	seen_created = 42;
+	assert_int_equal(docker_parse_list(list, strlen(list), "a", false, on_created_seen, NULL, &e), 1);
+	assert_int_equal(seen_created, 0);
+	const char *line = "{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"" ID
+			   "\",\"Attributes\":{\"com.microscaling.task\":\"web\",\"com.microscaling.owner\":\"a\"}},"
+			   "\"timeNano\":-1e300}";
+	struct docker_event ev;
+	assert_int_equal(docker_parse_event(line, strlen(line), "a", false, &ev), 1);
+	assert_int_equal(ev.time_nano, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +255,8 @@ int main(void)
 		cmocka_unit_test(test_events_of_others_and_junk_are_skipped),
 		cmocka_unit_test(test_created_reply_gives_the_id),
 		cmocka_unit_test(test_inspect_reply_gives_the_state_and_junk_is_an_error),
+		cmocka_unit_test(test_engine_version_that_is_not_digits_dot_digits_is_refused),
+		cmocka_unit_test(test_numbers_out_of_range_read_as_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
