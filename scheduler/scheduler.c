@@ -10,6 +10,7 @@
 static const struct scheduler_ops *const backends[] = {
 	&scheduler_toy_ops,
 	&scheduler_docker_ops,
+	&scheduler_swarm_ops,
 	&scheduler_marathon_ops,
 };
 

@@ -65,6 +65,7 @@ void scheduler_counts_changed(struct scheduler *s, struct task *t); /* for backe
 
 extern const struct scheduler_ops scheduler_toy_ops;
 extern const struct scheduler_ops scheduler_docker_ops;
+extern const struct scheduler_ops scheduler_swarm_ops;
 extern const struct scheduler_ops scheduler_marathon_ops;
 
 #endif
