@@ -34,10 +34,9 @@ static void check_idle(struct agent *a)
 {
 	if (a->shutdown.state == SHUTDOWN_RUNNING || !task_table_idle(&a->tasks))
 		return;
-	/* Before the scheduler's first view of the engine its zeros may mean "not known yet", not
-	 * "nothing there": then a clean drain waits for that view (or for the deadline). */
-	if (a->shutdown.state == SHUTDOWN_DRAINING && a->sched->drain_needs_ready &&
-	    !a->sched->ready)
+	/* Before the scheduler's first view of the engine its zeros mean "not known yet", not
+	 * "nothing there": a clean drain waits for that view (or for the deadline). */
+	if (a->shutdown.state == SHUTDOWN_DRAINING && !a->sched->ready)
 		return;
 	act(a, shutdown_step(&a->shutdown, SHUTDOWN_EV_IDLE));
 }

@@ -1262,7 +1262,6 @@ static int dk_start(struct scheduler *s, struct err *e)
 	dk->reconcile_timer.data = dk;
 	dk->handles = 2;
 	s->impl = dk;
-	s->drain_needs_ready = true; /* the first list adopts what a drain must remove */
 	uv_timer_start(&dk->reconcile_timer, on_reconcile, dk->reconcile_ms, dk->reconcile_ms);
 	log_info("docker", "connecting", LOG_S("host", st && st->docker_host ? st->docker_host : ""),
 		 LOG_S("owner", dk->owner), LOG_I("concurrency", dk->concurrency));

@@ -51,9 +51,6 @@ struct scheduler {
 	const struct settings *settings; /* borrowed */
 	bool ready;               /* the first full view of the engine is in */
 	bool reachable;           /* the engine answered lately (for /readyz) */
-	bool drain_needs_ready;   /* set by a backend that adopts what its first view finds
-				   (Docker): until ready its zeros mean "not known yet", so a
-				   drain cannot end clean before that view */
 	/* Set by the core: called after counts of a task changed (t may be NULL: many changed). */
 	void (*on_counts)(struct scheduler *s, struct task *t);
 	void *core;
