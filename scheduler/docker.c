@@ -654,7 +654,9 @@ static void on_created(struct http_req *r, const struct http_response *res, void
 		recount(dk);
 		return;
 	}
-	if (dk->forcing || !c->task) {
+	/* Forced, forgotten, or no longer wanted (a drain or scale-down while it was created):
+	 * removed before it ever runs, rather than started and then stopped with its grace. */
+	if (dk->forcing || !c->task || c->task->requested > c->task->demand) {
 		remove_container(dk, c);
 		recount(dk);
 		return;

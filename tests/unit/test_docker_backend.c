@@ -370,6 +370,25 @@ static void test_die_before_the_start_reply_is_not_counted_running(void **state)
 			     !task_settling(t));
 }
 
+static void test_create_answered_after_the_demand_dropped_is_removed_unstarted(void **state)
+{
+	struct fx *f = *state;
+	struct task *t = add_task(f, "web", 0);
+	start(f);
+	f->auto_sync = true;
+	f->fd.hold[FD_CREATE] = true;
+	t->demand = 2;
+	RUN_UNTIL(f, f->fd.held[FD_CREATE] == 2);
+	t->demand = 1; /* one of the two is no longer wanted (a drain: both) */
+	f->fd.hold[FD_CREATE] = false;
+	fd_release(&f->fd, FD_CREATE);
+	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
+	assert_int_equal(f->fd.requests[FD_START], 1);
+	assert_int_equal(f->fd.requests[FD_STOP], 0); /* nothing ran only to be stopped */
+	assert_int_equal(f->fd.deleted_ids, 1);
+	assert_int_equal(fd_count(&f->fd, NULL), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +402,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_policy_container_being_restarted_is_left_to_the_engine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_down_removes_a_container_waiting_for_its_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_die_before_the_start_reply_is_not_counted_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_answered_after_the_demand_dropped_is_removed_unstarted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
