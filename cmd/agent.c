@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../demand/config.h"
+#include "../utils/http.h"
 #include "../utils/log.h"
 #include "../utils/settings.h"
 #include "../utils/util.h"
@@ -148,6 +149,20 @@ static void on_sched_closed(struct scheduler *s)
 	a->sched_closed = true;
 }
 
+static void log_api_totals(struct agent *a)
+{
+	struct ws_stats st;
+	ws_stats(a->ws, &st);
+	uint64_t dropped = 0;
+	for (size_t i = 0; i < a->monitors.len; i++)
+		if (strcmp(a->monitors.items[i]->ops->name, "SERVER") == 0)
+			dropped = a->monitors.items[i]->dropped;
+	log_info("agent", "api link totals", LOG_I("attempts", st.attempts),
+		 LOG_I("connects", st.connects), LOG_I("disconnects", st.disconnects),
+		 LOG_I("messages_in", st.rx_messages), LOG_I("oversized_in", st.rx_oversized),
+		 LOG_I("frames_out", st.tx_frames), LOG_I("frames_dropped", dropped));
+}
+
 static void close_all(struct agent *a)
 {
 	if (a->closing)
@@ -166,8 +181,19 @@ static void close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->sig_term, NULL);
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
+	uv_timer_stop(&a->config_timer);
+	uv_close((uv_handle_t *)&a->config_timer, NULL);
 	if (a->engine)
 		a->engine->ops->stop(a->engine);
+	/* Cancels a config fetch still in flight; its on_done sees `closing`. */
+	if (a->http)
+		http_close(a->http, NULL, NULL);
+	/* After the final flush above: the last frame gets up to WS_FLUSH_MS to go out, then the
+	 * first libwebsockets destroy; the second one is in agent_free, once the loop drained. */
+	if (a->ws) {
+		log_api_totals(a);
+		ws_close(a->ws);
+	}
 	if (a->sched->impl)
 		a->sched->ops->close(a->sched, on_sched_closed);
 	else
@@ -269,6 +295,173 @@ int agent_reload(struct agent *a, struct err *e)
 	return 0;
 }
 
+/* ---- the API server: websocket and SERVER config ------------------------------------------ */
+
+/* The SERVER monitor's way out. */
+static int agent_ws_send(void *ctx, const char *frame, size_t len)
+{
+	struct agent *a = ctx;
+	return a->ws ? ws_send_text(a->ws, frame, len) : -1;
+}
+
+static void on_ws_message(const char *buf, size_t len, void *arg)
+{
+	struct agent *a = arg;
+	if (a->engine && a->engine->ops->message && !a->closing)
+		a->engine->ops->message(a->engine, buf, len);
+}
+
+static void on_ws_link(bool up, void *arg)
+{
+	struct agent *a = arg;
+	if (a->engine && a->engine->ops->link && !a->closing)
+		a->engine->ops->link(a->engine, up);
+}
+
+static int start_ws(struct agent *a, struct err *e)
+{
+	const struct settings *s = a->settings;
+	a->ws = ws_new(a->loop,
+		       &(struct ws_options){
+			   .url = &a->api_url,
+			   .token = s->api_token,
+			   .ca_file = s->api_ca_file,
+			   .insecure = s->api_insecure,
+			   .max_message = s->api_max_frame,
+			   .keepalive_s = s->api_keepalive_s,
+			   .on_message = on_ws_message,
+			   .on_link = on_ws_link,
+			   .arg = a,
+		       },
+		       e);
+	if (!a->ws)
+		return -1;
+	ws_start(a->ws);
+	return 0;
+}
+
+/* Everything that needs the task table: the engine, the backend, the link, the timers. */
+static void begin(struct agent *a)
+{
+	struct err e = ERR_INIT;
+	log_info("agent", "starting", LOG_S("version", MSS_VERSION), LOG_S("scheduler", a->sched->ops->name),
+		 LOG_S("engine", a->engine->ops->name), LOG_I("tasks", (long long)a->tasks.len),
+		 LOG_I("budget", a->tasks.budget.containers), LOG_I("tick_ms", a->settings->tick_ms));
+	if (a->engine->ops->start(a->engine, &e) != 0 || a->sched->ops->start(a->sched, &e) != 0 ||
+	    (a->need_ws && start_ws(a, &e) != 0)) {
+		log_error("agent", "start failed", LOG_S("error", e.msg));
+		a->shutdown.state = SHUTDOWN_DONE;
+		a->shutdown.exit_code = 2;
+		close_all(a);
+		return;
+	}
+	uv_timer_start(&a->tick_timer, on_tick, a->settings->tick_ms, a->settings->tick_ms);
+	uv_timer_start(&a->monitor_timer, on_monitor, AGENT_MONITOR_MS, AGENT_MONITOR_MS);
+}
+
+/* A bad answer from the config server is bad configuration: one line, exit 2. */
+static void config_fatal(struct agent *a, const char *msg)
+{
+	log_error("config", "cannot use the config from the server", LOG_S("url", a->config_url),
+		  LOG_S("error", msg));
+	fprintf(stderr, "microscaler: %s\n", msg);
+	a->shutdown.state = SHUTDOWN_DONE;
+	a->shutdown.exit_code = 2;
+	close_all(a);
+}
+
+static void fetch_config(struct agent *a);
+
+static void on_config_retry(uv_timer_t *t)
+{
+	struct agent *a = container_of(t, struct agent, config_timer);
+	if (!a->closing)
+		fetch_config(a);
+}
+
+static bool transient_status(long status)
+{
+	return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+static void on_config(struct http_req *req, const struct http_response *res, void *arg)
+{
+	struct agent *a = arg;
+	struct err e = ERR_INIT;
+	a->config_req = NULL;
+	if (a->closing || res->result == HTTP_CANCELLED)
+		return;
+	if (res->result != HTTP_OK || transient_status(res->status)) {
+		/* Unreachable or briefly unavailable: retried, logged once per outage. */
+		http_check(res, &e);
+		uint32_t delay = backoff_next(&a->config_backoff);
+		if (!a->config_outage_logged)
+			log_warn("config", "config server unavailable, retrying with backoff",
+				 LOG_S("url", a->config_url), LOG_S("error", e.msg));
+		else
+			log_debug("config", "config fetch failed", LOG_S("error", e.msg),
+				  LOG_I("attempt", a->config_attempts), LOG_I("retry_ms", delay));
+		a->config_outage_logged = true;
+		uv_timer_start(&a->config_timer, on_config_retry, delay, 0);
+		return;
+	}
+	char msg[ERR_MSG_MAX + 64];
+	if (http_check(res, &e) != 0) {
+		snprintf(msg, sizeof msg, "MSS_CONFIG=SERVER: GET %s: %s", a->config_url, e.msg);
+		config_fatal(a, msg);
+		return;
+	}
+	if (config_parse_apps(res->body, res->body_len, a->settings, &a->tasks, &e) != 0) {
+		snprintf(msg, sizeof msg, "MSS_CONFIG=SERVER: %s: %s", a->config_url, e.msg);
+		config_fatal(a, msg);
+		return;
+	}
+	a->config_pending = false;
+	log_info("config", "loaded from the server", LOG_S("url", a->config_url),
+		 LOG_I("tasks", (long long)a->tasks.len), LOG_I("attempts", a->config_attempts));
+	begin(a);
+}
+
+static void fetch_config(struct agent *a)
+{
+	struct err e = ERR_INIT;
+	static const char *const headers[] = {"Content-Type: application/json", NULL};
+	const struct settings *s = a->settings;
+	struct http_conn conn = {.tls_ca = *s->api_ca_file ? s->api_ca_file : NULL,
+				 .insecure = s->api_insecure};
+	a->config_attempts++;
+	a->config_req = http_start(a->http,
+				   &(struct http_request){
+				       .url = a->config_url,
+				       .conn = &conn,
+				       .bearer = *s->api_token ? s->api_token : NULL,
+				       .headers = headers,
+				       .timeout_ms = 10000, /* as the Go client */
+				       .on_done = on_config,
+				       .arg = a,
+				   },
+				   &e);
+	if (!a->config_req) {
+		char msg[ERR_MSG_MAX + 64];
+		snprintf(msg, sizeof msg, "MSS_CONFIG=SERVER: GET %s: %s", a->config_url, e.msg);
+		config_fatal(a, msg);
+	}
+}
+
+/* http(s)://host[:port]/apps/<user>: the websocket's host and port, https for wss. The URL's path
+ * is the websocket's only. */
+static char *config_url(const struct ws_url *u, const char *user)
+{
+	char hp[300];
+	ws_url_hostport(u, hp, sizeof hp);
+	char *esc = http_escape(user);
+	size_t n = strlen(hp) + strlen(esc) + 32;
+	char *url = xmalloc(n);
+	snprintf(url, n, "%s://%s/apps/%s", u->tls ? "https" : "http", hp, esc);
+	free(esc);
+	return url;
+}
+
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
 int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struct err *e)
@@ -278,7 +471,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struc
 	a->settings = s;
 	shutdown_init(&a->shutdown);
 	task_table_init(&a->tasks);
-	if (config_load(s, &a->tasks, e) != 0)
+	a->config_pending = strcmp(s->config, "SERVER") == 0;
+	if (!a->config_pending && config_load(s, &a->tasks, e) != 0)
 		return -1;
 	if (monitor_list_new(&a->monitors, s->monitor, s, e) != 0)
 		goto fail;
@@ -292,10 +486,25 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struc
 		goto fail;
 	a->engine->on_demand = on_demand;
 	a->engine->core = a;
+	/* Appendix B: the link is opened when the engine or a monitor needs it (Go opened it only
+	 * for engine != LOCAL and monitor != none, and crashed in both other cases). */
+	a->need_ws = a->engine->ops->message != NULL || monitor_list_has(&a->monitors, "SERVER");
+	if ((a->need_ws || a->config_pending) && ws_parse_url(s->api_address, &a->api_url, e) != 0) {
+		err_wrap(e, "MSS_API_ADDRESS");
+		goto fail;
+	}
+	for (size_t i = 0; i < a->monitors.len; i++)
+		if (strcmp(a->monitors.items[i]->ops->name, "SERVER") == 0)
+			monitor_server_attach(a->monitors.items[i], agent_ws_send, a);
+	if (a->config_pending) {
+		a->config_url = config_url(&a->api_url, s->user_id);
+		backoff_init(&a->config_backoff, 200, 10000, 2, 20, util_mono_ms());
+	}
 	uv_timer_init(loop, &a->tick_timer);
 	uv_timer_init(loop, &a->monitor_timer);
 	uv_timer_init(loop, &a->wake_timer);
 	uv_timer_init(loop, &a->deadline_timer);
+	uv_timer_init(loop, &a->config_timer);
 	uv_signal_t *sigs[] = {&a->sig_term, &a->sig_int, &a->sig_hup};
 	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
 		uv_signal_init(loop, sigs[i]);
@@ -309,21 +518,18 @@ fail:
 
 int agent_run(struct agent *a)
 {
-	struct err e = ERR_INIT;
 	uv_signal_start(&a->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&a->sig_int, on_signal, SIGINT);
 	uv_signal_start(&a->sig_hup, on_signal, SIGHUP);
-	log_info("agent", "starting", LOG_S("version", MSS_VERSION), LOG_S("scheduler", a->sched->ops->name),
-		 LOG_S("engine", a->engine->ops->name), LOG_I("tasks", (long long)a->tasks.len),
-		 LOG_I("budget", a->tasks.budget.containers), LOG_I("tick_ms", a->settings->tick_ms));
-	if (a->engine->ops->start(a->engine, &e) != 0 || a->sched->ops->start(a->sched, &e) != 0) {
-		log_error("agent", "start failed", LOG_S("error", e.msg));
-		a->shutdown.state = SHUTDOWN_DONE;
-		a->shutdown.exit_code = 2;
-		close_all(a);
+	if (a->config_pending) {
+		log_info("config", "fetching the apps from the server", LOG_S("url", a->config_url));
+		a->http = http_new(a->loop, &(struct http_options){.max_in_flight = 1});
+		if (!a->http)
+			config_fatal(a, "MSS_CONFIG=SERVER: cannot create an HTTP client");
+		else
+			fetch_config(a);
 	} else {
-		uv_timer_start(&a->tick_timer, on_tick, a->settings->tick_ms, a->settings->tick_ms);
-		uv_timer_start(&a->monitor_timer, on_monitor, AGENT_MONITOR_MS, AGENT_MONITOR_MS);
+		begin(a);
 	}
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	return a->shutdown.exit_code;
@@ -331,10 +537,16 @@ int agent_run(struct agent *a)
 
 void agent_free(struct agent *a)
 {
+	ws_free(a->ws);
+	http_free(a->http);
 	engine_free(a->engine);
 	scheduler_free(a->sched);
 	monitor_list_free(&a->monitors);
 	task_table_free(&a->tasks);
+	free(a->config_url);
+	a->ws = NULL;
+	a->http = NULL;
+	a->config_url = NULL;
 	a->engine = NULL;
 	a->sched = NULL;
 }

@@ -10,10 +10,14 @@
 #include "../demand/task.h"
 #include "../monitor/monitor.h"
 #include "../scheduler/scheduler.h"
+#include "../utils/backoff.h"
 #include "../utils/err.h"
+#include "../utils/ws.h"
 #include "shutdown.h"
 
 struct settings;
+struct http;
+struct http_req;
 
 #define AGENT_MONITOR_MS 500
 
@@ -30,6 +34,19 @@ struct agent {
 	uv_timer_t deadline_timer;       /* shutdown deadlines */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	struct shutdown shutdown;
+	/* The API server (Appendix B: the websocket is opened when the engine is SERVER or a SERVER
+	 * monitor is configured; MSS_CONFIG=SERVER fetches the apps over HTTP first). */
+	struct ws_url api_url;           /* MSS_API_ADDRESS, parsed */
+	struct ws *ws;                   /* owned; NULL unless needed and started */
+	bool need_ws;
+	struct http *http;               /* owned; for MSS_CONFIG=SERVER only */
+	struct http_req *config_req;     /* the fetch in flight, if any */
+	char *config_url;                /* owned: http(s)://host[:port]/apps/<user> */
+	uv_timer_t config_timer;         /* the next fetch attempt */
+	struct backoff config_backoff;
+	unsigned config_attempts;
+	bool config_pending;             /* MSS_CONFIG=SERVER and the apps are not in yet */
+	bool config_outage_logged;
 	bool wake_pending;
 	bool started;   /* the scheduler's first view is in and demand was initialised from it */
 	bool closing;
@@ -37,11 +54,15 @@ struct agent {
 	uint64_t ticks;
 };
 
-/* Load configuration and build every part. No I/O to engines yet. Returns -1 with e on bad
- * configuration (the caller exits 2). */
+/* Load configuration and build every part. No I/O to engines yet (MSS_CONFIG=SERVER is fetched
+ * by agent_run, so here the task table stays empty). Returns -1 with e on bad configuration (the
+ * caller exits 2). */
 int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struct err *e);
-/* Run the loop until shutdown completes. Returns the process exit status (0 clean drain). */
+/* Run the loop until shutdown completes. Returns the process exit status (0 clean drain; 2 when
+ * the server's config is bad). */
 int agent_run(struct agent *a);
+/* After agent_run returned (the loop drained), before uv_loop_close: the websocket's second
+ * libwebsockets destroy happens here. */
 void agent_free(struct agent *a);
 
 /* Exposed for tests and the HTTP API: begin shutdown as if SIGTERM arrived. */
