@@ -93,6 +93,7 @@ int swarm_parse_service(const char *body, size_t len, struct swarm_service *out,
 {
 	cJSON *j = cJSON_ParseWithLength(body, len);
 	int rc = 0;
+	memset(out, 0, sizeof *out);
 	if (!cJSON_IsObject(j) || service_from(j, out) != 0)
 		rc = err_set(e, "GET /services/{id}: not a service (ID, Version.Index, Spec.Name)");
 	else if (spec)
@@ -832,7 +833,7 @@ static void on_inspected(struct http_req *r, const struct http_response *res, vo
 		return;
 	}
 	struct err e = ERR_INIT;
-	struct swarm_service s;
+	struct swarm_service s = {0};
 	cJSON *spec = NULL;
 	if (http_check(res, &e) != 0 ||
 	    swarm_parse_service(res->body, res->body_len, &s, &spec, &e) != 0 ||
@@ -854,8 +855,7 @@ static void on_inspected(struct http_req *r, const struct http_response *res, vo
 		return;
 	}
 	v->version = s.version;
-	if (v->replicas != s.replicas)
-		v->replicas = s.replicas;
+	v->replicas = s.replicas;
 	char path[256];
 	snprintf(path, sizeof path, "/services/%s/update?version=%llu", s.id,
 		 (unsigned long long)s.version);

@@ -85,10 +85,11 @@ puts_of /web >"$T/storm"
 echo "# 409 storm timeline (ms status): $(tr '\n' ' ' <"$T/storm")"
 check "five PUTs: four 409 then 200" bash -c \
 	"[ \"\$(cut -d' ' -f2 $T/storm | tr '\n' ' ')\" = '409 409 409 409 200 ' ]"
-check "retries 250, 500, 1000, 2000 ms apart (-5/+200 ms)" "$PY" -c "
+# Lower bound tight (never early); upper bound loose enough for a loaded 2-core machine.
+check "retries 250, 500, 1000, 2000 ms apart (-5 ms, +max(150 ms, 20%))" "$PY" -c "
 t=[int(l.split()[0]) for l in open('$T/storm')]
 gaps=[b-a for a,b in zip(t,t[1:])]
-assert all(w-5 <= g <= w+200 for g,w in zip(gaps,[250,500,1000,2000])), gaps"
+assert all(w-5 <= g <= w+max(150,w//5) for g,w in zip(gaps,[250,500,1000,2000])), gaps"
 check "the other app is not held up by the lock" "$PY" -c "
 import json,urllib.request
 h=json.load(urllib.request.urlopen('http://127.0.0.1:$PORT/_double/history'))
