@@ -54,6 +54,9 @@ struct ws {
 	uv_getaddrinfo_t resolve;
 	bool resolving;              /* resolve request outstanding (even after ws_close) */
 	char address[INET6_ADDRSTRLEN];
+	unsigned addr_pick;          /* which resolved address to try: moves on after a failure,
+				      * so a name with an unreachable first address (::1 before
+				      * 127.0.0.1) still connects on a later attempt */
 	uv_timer_t retry_timer;
 	uv_timer_t flush_timer;      /* ws_close: deadline for the last frame, then the destroy */
 	bool timers_closed;
@@ -235,6 +238,7 @@ static void attempt_failed(struct ws *w, const char *why)
 	}
 	w->wsi = NULL;
 	w->failures++;
+	w->addr_pick++;
 	if (!w->outage_logged) {
 		w->outage_logged = true;
 		w->down_since_ms = util_mono_ms();
@@ -351,10 +355,16 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		attempt_failed(w, why);
 		return;
 	}
-	if (res->ai_family == AF_INET6)
-		uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, w->address, sizeof w->address);
+	unsigned n = 0;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		n++;
+	const struct addrinfo *ai = res;
+	for (unsigned i = 0; i < w->addr_pick % n; i++)
+		ai = ai->ai_next;
+	if (ai->ai_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)ai->ai_addr, w->address, sizeof w->address);
 	else
-		uv_ip4_name((const struct sockaddr_in *)res->ai_addr, w->address, sizeof w->address);
+		uv_ip4_name((const struct sockaddr_in *)ai->ai_addr, w->address, sizeof w->address);
 	uv_freeaddrinfo(res);
 	connect_now(w);
 }
@@ -430,6 +440,7 @@ static void rx_chunk(struct ws *w, struct lws *wsi, const char *in, size_t len)
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
 		return;
 	w->rx_in_message = false;
+	lws_validity_confirmed(wsi); /* a whole message proves the server alive, like a PONG */
 	if (!w->rx_discard) {
 		w->stats.rx_messages++;
 		if (!w->rx) { /* an empty message */
