@@ -219,6 +219,8 @@ int main(void)
 	char addr[64], path[4096];
 	snprintf(addr, sizeof addr, "MSS_API_ADDRESS=127.0.0.1:%d", port);
 	snprintf(path, sizeof path, "PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	char config[] = "MSS_CONFIG_DATA={\"maxContainers\":10,\"apps\":[{\"name\":\"web\","
+			"\"priority\":1,\"minContainers\":0,\"maxContainers\":10}]}";
 	char *env[] = {
 	    path,
 	    addr,
@@ -226,8 +228,7 @@ int main(void)
 	    "MSS_DEMAND_ENGINE=SERVER",
 	    "MSS_MONITOR=none",
 	    "MSS_CONFIG=ENVVAR",
-	    "MSS_CONFIG_DATA={\"maxContainers\":10,\"apps\":[{\"name\":\"web\",\"priority\":1,"
-	    "\"minContainers\":0,\"maxContainers\":10}]}",
+	    config,
 	    "MSS_TOY_START_MS=1",
 	    "MSS_TOY_STOP_MS=1",
 	    NULL,

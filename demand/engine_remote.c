@@ -137,7 +137,7 @@ int remote_parse_demand(const char *buf, size_t len, struct task_table *tt,
 	}
 	const cJSON *demand = cJSON_IsObject(root) ? key(root, "demand") : NULL;
 	const cJSON *tasks = cJSON_IsObject(demand) ? key(demand, "tasks") : NULL;
-	if (!cJSON_IsArray(tasks)) {
+	if (!tasks || !cJSON_IsArray(tasks)) {
 		bad(out, REMOTE_BAD_SHAPE, "%s",
 		    !cJSON_IsObject(root) ? "the frame is not a JSON object"
 		    : !demand             ? "no demand object"

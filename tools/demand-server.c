@@ -13,6 +13,8 @@
 #include <time.h>
 #include <uv.h>
 
+#include "utils/util.h"
+
 #define MAX_MESSAGE (64u << 20) /* inbound cap; the server is a test tool, not a target */
 
 static const char usage_text[] =
@@ -111,12 +113,8 @@ static void stop(int code);
 
 static void queue_to(struct pss *p, const char *data, size_t len)
 {
-	struct msg *m = calloc(1, sizeof *m);
-	m->buf = malloc(LWS_PRE + len + 1);
-	if (!m || !m->buf) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
+	struct msg *m = xcalloc(1, sizeof *m);
+	m->buf = xmalloc(LWS_PRE + len + 1);
 	memcpy(m->buf + LWS_PRE, data, len);
 	m->len = len;
 	if (p->out_tail)
@@ -154,18 +152,17 @@ static char *read_file(const char *path, size_t *len)
 	if (!f)
 		return NULL;
 	size_t cap = 4096, n = 0;
-	char *b = malloc(cap);
+	char *b = xmalloc(cap);
 	size_t r;
-	while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+	while ((r = fread(b + n, 1, cap - n - 1, f)) > 0) {
 		n += r;
 		if (n + 1 == cap) {
 			cap *= 2;
-			b = realloc(b, cap);
+			b = xrealloc(b, cap);
 		}
 	}
 	fclose(f);
-	if (b)
-		b[n] = '\0';
+	b[n] = '\0';
 	*len = n;
 	return b;
 }
@@ -175,7 +172,7 @@ static char *demand_frame(const char *line)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *tasks = cJSON_AddArrayToObject(cJSON_AddObjectToObject(root, "demand"), "tasks");
-	char *copy = strdup(line), *save = NULL;
+	char *copy = xstrdup(line), *save = NULL;
 	bool ok = true;
 	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		char *eq = strchr(w, '=');
@@ -312,8 +309,8 @@ static int load_script(const char *path)
 		size_t n = strlen(l);
 		if (n && l[n - 1] == '\r')
 			l[n - 1] = '\0';
-		S.lines = realloc(S.lines, (S.nlines + 1) * sizeof *S.lines);
-		S.lines[S.nlines++] = strdup(l);
+		S.lines = xrealloc(S.lines, (S.nlines + 1) * sizeof *S.lines);
+		S.lines[S.nlines++] = xstrdup(l);
 	}
 	free(b);
 	return 0;
@@ -355,8 +352,8 @@ static void stdin_line(char *line)
 		run_command(rest);
 		return;
 	}
-	struct delayed *x = calloc(1, sizeof *x);
-	x->cmd = strdup(rest);
+	struct delayed *x = xcalloc(1, sizeof *x);
+	x->cmd = xstrdup(rest);
 	uv_timer_init(S.loop, &x->timer);
 	x->timer.data = x;
 	uv_timer_start(&x->timer, on_delayed, (uint64_t)d, 0);
@@ -451,7 +448,7 @@ static void agent_rx(struct pss *p, struct lws *wsi, const char *in, size_t len)
 		} else {
 			if (p->rx_len + len + 1 > p->rx_cap) {
 				p->rx_cap = (p->rx_len + len + 1) * 2;
-				p->rx = realloc(p->rx, p->rx_cap);
+				p->rx = xrealloc(p->rx, p->rx_cap);
 			}
 			memcpy(p->rx + p->rx_len, in, len);
 			p->rx_len += len;
@@ -505,7 +502,7 @@ static int on_http(struct lws *wsi, struct pss *p, const char *path)
 						  : "cannot read the apps file";
 		char tmp[128];
 		len = (size_t)snprintf(tmp, sizeof tmp, "{\"message\":\"%s\"}", why);
-		body = strdup(tmp);
+		body = xstrdup(tmp);
 	}
 	event("event=http path=%s status=%u bytes=%zu", path, status, len);
 	return http_answer(wsi, p, status, body, len);
@@ -521,7 +518,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
 		if (!p || !p->http_body)
 			break;
-		unsigned char *b = malloc(LWS_PRE + p->http_len + 1);
+		unsigned char *b = xmalloc(LWS_PRE + p->http_len + 1);
 		memcpy(b + LWS_PRE, p->http_body, p->http_len);
 		int n = lws_write(wsi, b + LWS_PRE, p->http_len, LWS_WRITE_HTTP_FINAL);
 		free(b);

@@ -37,50 +37,49 @@ struct ws {
 	struct lws_context *ctx;     /* NULLed by lws when the second destroy frees it */
 	struct lws_protocols protocols[2];
 	lws_retry_bo_t keepalive;    /* lws keeps a pointer to it per connection */
-	struct ws_url url;
-	char hostport[300];          /* Host header */
 	char *auth;                  /* "Bearer <token>", or NULL */
 	char *ca_file;               /* or NULL */
-	bool insecure;
 	size_t max_message;
 	ws_message_fn on_message;
 	ws_link_fn on_link;
 	void *arg;
 
-	enum ws_state state;
 	uintptr_t gen;               /* attempt number, kept in each wsi's opaque user data */
 	struct lws *wsi;             /* the connection in flight or up; NULL otherwise */
 	struct lws *connect_wsi;     /* lws's pwsi slot (lws may clear it by itself) */
 	uv_getaddrinfo_t resolve;
-	bool resolving;              /* resolve request outstanding (even after ws_close) */
-	char address[INET6_ADDRSTRLEN];
-	unsigned addr_pick;          /* which resolved address to try: moves on after a failure,
-				      * so a name with an unreachable first address (::1 before
-				      * 127.0.0.1) still connects on a later attempt */
 	uv_timer_t retry_timer;
 	uv_timer_t flush_timer;      /* ws_close: deadline for the last frame, then the destroy */
-	bool timers_closed;
 	struct backoff backoff;
-	uint32_t attempt_at_connect; /* backoff.attempt before the reset at the last upgrade */
 	uint64_t up_since_ms, down_since_ms;
-	uint32_t failures;           /* failed attempts in this outage */
-	bool ever_connected;
-	bool outage_logged;          /* this outage has had its one log line */
-	char close_reason[96];       /* what the server said in its close frame */
-	bool closing;
-	bool destroyed_once;
-	int in_callback;             /* depth of lws callbacks on the stack */
+	uint64_t rx_oversized_logged_ms, rx_oversized_suppressed;
+	struct ws_stats stats;
 
 	char *rx;                    /* the inbound message being reassembled */
 	size_t rx_len, rx_cap;
-	bool rx_in_message, rx_discard;
-	uint64_t rx_oversized_logged_ms, rx_oversized_suppressed;
-
 	unsigned char *tx;           /* LWS_PRE + the pending frame */
 	size_t tx_len, tx_cap;
+
+	enum ws_state state;
+	uint32_t attempt_at_connect; /* backoff.attempt before the reset at the last upgrade */
+	uint32_t failures;           /* failed attempts in this outage */
+	unsigned addr_pick;          /* which resolved address to try: moves on after a failure,
+				      * so a name with an unreachable first address (::1 before
+				      * 127.0.0.1) still connects on a later attempt */
+	int in_callback;             /* depth of lws callbacks on the stack */
+	bool insecure;
+	bool resolving;              /* resolve request outstanding (even after ws_close) */
+	bool ever_connected;
+	bool outage_logged;          /* this outage has had its one log line */
+	bool closing;
+	bool destroyed_once;
+	bool rx_in_message, rx_discard;
 	bool tx_pending;
 
-	struct ws_stats stats;
+	struct ws_url url;
+	char hostport[300];          /* Host header */
+	char address[INET6_ADDRSTRLEN];
+	char close_reason[96];       /* what the server said in its close frame */
 };
 
 /* ---- MSS_API_ADDRESS --------------------------------------------------------------------- */
@@ -702,7 +701,6 @@ static void finish_close(struct ws *w)
 	uv_timer_stop(&w->flush_timer);
 	uv_close((uv_handle_t *)&w->retry_timer, NULL);
 	uv_close((uv_handle_t *)&w->flush_timer, NULL);
-	w->timers_closed = true;
 }
 
 void ws_close(struct ws *w)
