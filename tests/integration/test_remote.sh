@@ -3,7 +3,7 @@
 # (bin/microscaler-demand-server) with the toy scheduler: demand frames scale tasks, metrics frames
 # every 500 ms, 20 server kills and restarts, one attempt per backoff step, every fallback policy,
 # malformed frames of every kind, SIGTERM connected and disconnected, MSS_CONFIG=SERVER, bearer
-# token and TLS.
+# token and TLS; then one short case against a private dockerd.
 . "$(dirname "$0")/lib.sh"
 SRV="$ROOT/bin/microscaler-demand-server"
 T=$(mktemp -d /tmp/mss-remote.XXXXXX)
@@ -256,6 +256,36 @@ if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.
 	srv_kill
 else
 	not_ok "openssl makes a test certificate"
+fi
+
+# --- one short case with the real Docker engine: demand frames change running containers ------
+if dockerd_start; then
+	OURS=com.microscaling.owner=remote-itest
+	PORT=0
+	srv_start
+	start_agent "$T/k.log" MSS_SCHEDULER=DOCKER MSS_DEMAND_ENGINE=SERVER MSS_MONITOR=SERVER,LOG \
+		MSS_CONFIG=ENVVAR MSS_API_ADDRESS="127.0.0.1:$PORT" MSS_TICK_MS=100 \
+		MSS_PULL_IMAGES=false "DOCKER_HOST=$DOCKER_HOST" MSS_INSTANCE_ID=remote-itest \
+		'MSS_CONFIG_DATA={"maxContainers":4,"apps":[{"name":"web","priority":1,"minContainers":0,"maxContainers":3,"config":{"image":"mss-test:latest","stopTimeout":1}}]}'
+	wait_for 10 grep -q 'event=connected' "$SRV_ERR"
+	send web=2
+	check "docker: a demand frame starts 2 containers" wait_for 20 \
+		bash -c "[ \$($DOCKER_CLI ps -q --filter label=$OURS --filter status=running | wc -l) -eq 2 ]"
+	check "docker: the server sees them running" wait_for 5 \
+		grep -q '"app":"web","runningCount":2,"pendingCount":2' "$SRV_OUT"
+	send web=1
+	check "docker: demand down stops and removes one" wait_for 20 \
+		bash -c "[ \$($DOCKER_CLI ps -aq --filter label=$OURS | wc -l) -eq 1 ]"
+	kill -TERM "$AGENT_PID"
+	if wait_exit "$AGENT_PID" 20; then
+		check "docker: SIGTERM drains to zero containers and exits 0" bash -c \
+			"[ $EXIT_STATUS -eq 0 ] && [ \$($DOCKER_CLI ps -aq --filter label=$OURS | wc -l) -eq 0 ]"
+	else
+		not_ok "docker: SIGTERM drains (still running after 20 s)"
+	fi
+	srv_kill
+else
+	not_ok "a private dockerd starts"
 fi
 
 echo "# $(basename "$0") took ${SECONDS}s"
