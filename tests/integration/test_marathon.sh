@@ -60,7 +60,7 @@ double_start main --prefix "$PREFIX" --lag-ms 1500 --kill-lag-ms 1500 --app /web
 # --- scale up and down; running follows tasksRunning, not instances ---------------------------
 apps 3 1
 agent "$T/a.log"
-check "connects through the DC/OS path prefix" wait_for 10 grep -q 'msg=connected' "$T/a.log"
+check "connects through the DC/OS path prefix" wait_for 10 grep -qs 'msg=connected' "$T/a.log"
 check "web scaled up to 3 instances" wait_for 10 instances_is /web 3
 check "group app /grp/worker (service grp/worker) scaled down to 1" wait_for 10 instances_is /grp/worker 1
 check "running lags requested while Marathon launches (pending_starts counted)" wait_for 5 \

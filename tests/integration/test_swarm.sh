@@ -48,7 +48,7 @@ apps 2 1
 start_agent "$T/a.log" MSS_SCHEDULER=SWARM MSS_CONFIG=FILE "MSS_CONFIG_FILE=$T/apps.json" \
 	MSS_MONITOR=LOG MSS_TICK_MS=100 "DOCKER_HOST=unix://$T/proxy.sock" MSS_INSTANCE_ID=$OWNER \
 	MSS_RECONCILE_S=2
-check "connects to the swarm" wait_for 15 grep -q 'comp=swarm msg=connected' "$T/a.log"
+check "connects to the swarm" wait_for 15 grep -qs 'comp=swarm msg=connected' "$T/a.log"
 check "a missing service with create: true is created with 2 replicas" wait_for 20 settled web 2
 check "it carries our owner and task labels and the task's own" bash -c \
 	"[ \"\$($D service inspect -f '{{index .Spec.Labels \"com.microscaling.owner\"}} {{index .Spec.Labels \"com.microscaling.task\"}} {{index .Spec.Labels \"team\"}}' web)\" = '$OWNER web core' ]"
