@@ -213,6 +213,13 @@ static void act(struct agent *a, enum shutdown_action action)
 		uv_timer_start(&a->deadline_timer, on_deadline, a->settings->shutdown_timeout_ms, 0);
 		if (!a->started)
 			a->started = true; /* nothing adopted yet: the drain still has to look */
+		/* MSS_CONFIG=SERVER not in yet: what we own is unknown, so the fetch goes on; if the
+		 * apps arrive before the deadline the backend starts and drains them (clean), else
+		 * the deadline ends it (not clean). */
+		if (a->config_pending)
+			log_warn("agent", "shutdown: the apps have not arrived from the server yet, "
+					  "still fetching them until the deadline",
+				 LOG_S("url", a->config_url));
 		sync_now(a);
 		check_idle(a);
 		return;
@@ -347,14 +354,18 @@ static void begin(struct agent *a)
 	log_info("agent", "starting", LOG_S("version", MSS_VERSION), LOG_S("scheduler", a->sched->ops->name),
 		 LOG_S("engine", a->engine->ops->name), LOG_I("tasks", (long long)a->tasks.len),
 		 LOG_I("budget", a->tasks.budget.containers), LOG_I("tick_ms", a->settings->tick_ms));
-	if (a->engine->ops->start(a->engine, &e) != 0 || a->sched->ops->start(a->sched, &e) != 0 ||
-	    (a->need_ws && start_ws(a, &e) != 0)) {
+	/* The backend last: its first view can end a drain that began before the config arrived,
+	 * and close_all then closes what was started before it. */
+	if (a->engine->ops->start(a->engine, &e) != 0 || (a->need_ws && start_ws(a, &e) != 0) ||
+	    a->sched->ops->start(a->sched, &e) != 0) {
 		log_error("agent", "start failed", LOG_S("error", e.msg));
 		a->shutdown.state = SHUTDOWN_DONE;
 		a->shutdown.exit_code = 2;
 		close_all(a);
 		return;
 	}
+	if (a->closing)
+		return;
 	uv_timer_start(&a->tick_timer, on_tick, a->settings->tick_ms, a->settings->tick_ms);
 	uv_timer_start(&a->monitor_timer, on_monitor, AGENT_MONITOR_MS, AGENT_MONITOR_MS);
 }

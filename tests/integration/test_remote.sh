@@ -216,6 +216,25 @@ check "a wrong token: the upgrade is refused and logged once by the agent" wait_
 check "the server saw the wrong token" grep -q 'auth=refused' "$SRV_ERR"
 stop_agent "$AGENT_PID"
 srv_kill
+# SIGTERM before the apps arrived: what we own is unknown, so the drain keeps fetching them until
+# the deadline; clean (0) if they arrive in time and are drained, not clean (1) otherwise.
+cfg_agent "$T/i.log" MSS_SHUTDOWN_TIMEOUT=1
+wait_for 5 grep -q 'config server unavailable' "$T/i.log"
+stop_agent "$AGENT_PID"
+check "SIGTERM while the config never arrives: exit 1 at the deadline" bash -c \
+	"[ '$EXIT_STATUS' = 1 ] && grep -q 'the apps have not arrived from the server yet' $T/i.log"
+cfg_agent "$T/j.log" MSS_SHUTDOWN_TIMEOUT=20
+wait_for 5 grep -q 'config server unavailable' "$T/j.log"
+kill -TERM "$AGENT_PID"
+wait_for 5 grep -q 'shutdown: draining' "$T/j.log"
+srv_start --apps "$T/apps.json"
+if wait_exit "$AGENT_PID" 20; then
+	check "SIGTERM, then the config arrives: loaded, drained, exit 0" bash -c \
+		"[ $EXIT_STATUS = 0 ] && grep -q 'loaded from the server' $T/j.log"
+else
+	not_ok "SIGTERM, then the config arrives (still running after 20 s)"
+fi
+srv_kill
 bad_config() { # bad_config NAME NEEDLE SERVER-ARGS...: the agent exits 2 with one stderr line
 	local name=$1 needle=$2; shift 2
 	srv_start "$@"
