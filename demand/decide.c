@@ -463,7 +463,9 @@ static void pass_up(struct round *r)
 		const struct slot *s = &r->slot[i];
 		if (s->up_to == NO_GOAL || s->stolen || s->up_to <= t->demand)
 			continue;
-		bool steals = t->target.kind != TARGET_REMAINDER;
+		/* A server's absolute demand is a decision by priority, whatever the task's target
+		 * kind (the SERVER engine ignores targets): it takes from lower priorities too. */
+		bool steals = t->want.absolute || t->target.kind != TARGET_REMAINDER;
 		int to = grow(r, i, s->up_to, cursor, FROM_LOWER_TO_MIN, steals);
 		if (to <= t->demand)
 			continue;

@@ -488,6 +488,35 @@ static void test_absolute_want_applied_while_settling(void **state)
 	task_table_free(&tt);
 }
 
+/* In SERVER mode every task keeps its default Remainder target; the server's demand for a
+ * higher priority must still take capacity from a lower one holding more than its min. */
+static void test_remote_demand_of_a_remainder_task_steals_from_lower_priority(void **state)
+{
+	(void)state;
+	struct task_table tt;
+	struct decision d;
+	task_table_init(&tt);
+	decision_init(&d);
+	tt.budget.containers = 10;
+	struct task *hi = add_task(&tt, "hi", 1, 0, 10, 10);
+	struct task *lo = add_task(&tt, "lo", 2, 2, 10, 10);
+	assert_int_equal(hi->target.kind, TARGET_REMAINDER);
+	steady(hi, 0);
+	steady(lo, 10);
+	want_abs(hi, 8);
+	want_abs(lo, 10);
+	run(&tt, NOW, &d);
+	assert_int_equal(lo->demand, 2);          /* cut to make room for the higher priority */
+	assert_string_equal(change_of(&d, lo)->reason, "stolen by hi");
+	assert_true(hi->demand + task_committed(lo) <= 10); /* grows once lo's containers are gone */
+	steady(lo, 2);                           /* the scheduler stopped them */
+	decision_reset(&d);
+	run(&tt, NOW + 1000, &d);
+	assert_int_equal(hi->demand, 8);
+	decision_free(&d);
+	task_table_free(&tt);
+}
+
 /* ---- Fix 3: stealing ---- */
 
 static void test_victim_mid_scale_up_never_cut_below_min(void **state)
@@ -1704,6 +1733,7 @@ int main(void)
 	        test_task_scaled_when_running_differs_from_requested_with_nothing_in_flight),
 	    cmocka_unit_test(test_settling_task_waits_until_requests_finish),
 	    cmocka_unit_test(test_absolute_want_applied_while_settling),
+	    cmocka_unit_test(test_remote_demand_of_a_remainder_task_steals_from_lower_priority),
 	    cmocka_unit_test(test_victim_mid_scale_up_never_cut_below_min),
 	    cmocka_unit_test(test_equal_priority_task_is_never_robbed),
 	    cmocka_unit_test(test_lowest_priority_robbed_first),
