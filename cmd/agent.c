@@ -169,7 +169,8 @@ static void close_all(struct agent *a)
 		return;
 	a->closing = true;
 	/* The last counts go out too, so dashboards and logs see where the drain ended. */
-	monitor_list_flush(&a->monitors, &a->tasks, util_mono_ms(), util_wall_ms());
+	if (!a->check_only)
+		monitor_list_flush(&a->monitors, &a->tasks, util_mono_ms(), util_wall_ms());
 	uv_timer_stop(&a->tick_timer);
 	uv_timer_stop(&a->monitor_timer);
 	uv_timer_stop(&a->wake_timer);
@@ -373,8 +374,9 @@ static void begin(struct agent *a)
 /* A bad answer from the config server is bad configuration: one line, exit 2. */
 static void config_fatal(struct agent *a, const char *msg)
 {
-	log_error("config", "cannot use the config from the server", LOG_S("url", a->config_url),
-		  LOG_S("error", msg));
+	if (!a->check_only) /* --check-config: the plain line below is the whole answer */
+		log_error("config", "cannot use the config from the server",
+			  LOG_S("url", a->config_url), LOG_S("error", msg));
 	fprintf(stderr, "microscaler: %s\n", msg);
 	a->shutdown.state = SHUTDOWN_DONE;
 	a->shutdown.exit_code = 2;
@@ -405,6 +407,12 @@ static void on_config(struct http_req *req, const struct http_response *res, voi
 	if (res->result != HTTP_OK || transient_status(res->status)) {
 		/* Unreachable or briefly unavailable: retried, logged once per outage. */
 		http_check(res, &e);
+		if (a->check_only) { /* a check cannot wait: what it cannot read is not valid */
+			char msg[ERR_MSG_MAX + 64];
+			snprintf(msg, sizeof msg, "MSS_CONFIG=SERVER: GET %s: %s", a->config_url, e.msg);
+			config_fatal(a, msg);
+			return;
+		}
 		uint32_t delay = backoff_next(&a->config_backoff);
 		if (!a->config_outage_logged)
 			log_warn("config", "config server unavailable, retrying with backoff",
@@ -430,6 +438,12 @@ static void on_config(struct http_req *req, const struct http_response *res, voi
 	a->config_pending = false;
 	log_info("config", "loaded from the server", LOG_S("url", a->config_url),
 		 LOG_I("tasks", (long long)a->tasks.len), LOG_I("attempts", a->config_attempts));
+	if (a->check_only) {
+		a->shutdown.state = SHUTDOWN_DONE;
+		a->shutdown.exit_code = 0;
+		close_all(a);
+		return;
+	}
 	begin(a);
 }
 

@@ -47,6 +47,7 @@ struct agent {
 	unsigned config_attempts;
 	bool config_pending;             /* MSS_CONFIG=SERVER and the apps are not in yet */
 	bool config_outage_logged;
+	bool check_only;  /* --check-config: fetch a SERVER config, then stop instead of starting */
 	bool wake_pending;
 	bool started;   /* the scheduler's first view is in and demand was initialised from it */
 	bool closing;

@@ -38,6 +38,15 @@ static int check_config(const struct settings *s)
 		uv_loop_close(&loop);
 		return EXIT_BAD_CONFIG;
 	}
+	if (a.config_pending) {
+		/* MSS_CONFIG=SERVER: fetch it once (no retries), then stop. */
+		a.check_only = true;
+		if (agent_run(&a) != 0) {
+			agent_free(&a);
+			uv_loop_close(&loop);
+			return EXIT_BAD_CONFIG;
+		}
+	}
 	printf("config ok: scheduler=%s engine=%s config=%s monitor=%s\n", s->scheduler, s->engine,
 	       s->config, s->monitor);
 	config_print_table(&a.tasks, stdout);
@@ -73,7 +82,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "microscaler: %s\n", e.msg);
 		return EXIT_BAD_CONFIG;
 	}
-	log_setup(s.log_format, s.log_debug, stdout);
+	/* --check-config prints the table on stdout: its log lines go to stderr. */
+	log_setup(s.log_format, s.log_debug, check ? stderr : stdout);
 	if (http_global_init(&e) != 0) {
 		fprintf(stderr, "microscaler: %s\n", e.msg);
 		return 1;

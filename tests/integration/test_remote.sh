@@ -253,6 +253,22 @@ echo '{"maxContainers":' >"$T/broken.json"
 bad_config "SERVER config: invalid JSON exits 2 with the byte offset" "malformed JSON at byte" --apps "$T/broken.json"
 echo '{"maxContainers":1,"apps":[{"name":"a","minContainers":3,"maxContainers":4}]}' >"$T/invalid.json"
 bad_config "SERVER config: an invalid config exits 2 naming the problem" "sum of minContainers" --apps "$T/invalid.json"
+check_config() { # check_config NAME RC NEEDLE: --check-config against the server on $PORT
+	local name=$1 want=$2 needle=$3
+	env -i PATH="$PATH" MSS_SCHEDULER=TOY MSS_CONFIG=SERVER MSS_MONITOR=none \
+		MSS_API_ADDRESS="127.0.0.1:$PORT" MSS_USER_ID=bob "$BIN" --check-config \
+		>"$T/cc.out" 2>"$T/cc.err"
+	local rc=$?
+	if [ $rc -eq "$want" ] && grep -q -- "$needle" "$T/cc.out" "$T/cc.err"; then ok "$name"
+	else not_ok "$name (exit $rc: $(head -c 300 "$T/cc.out" "$T/cc.err"))"; fi
+}
+srv_start --apps "$T/apps.json"
+check_config "--check-config fetches a SERVER config once and prints its tasks" 0 "^api "
+srv_kill
+check_config "--check-config cannot reach the server: exit 2, no retry loop" 2 "Couldn't connect"
+srv_start --apps "$T/invalid.json"
+check_config "--check-config with an invalid SERVER config: exit 2 naming it" 2 "sum of minContainers"
+srv_kill
 
 # --- wss: the server's certificate is verified ---------------------------------------------------
 if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
