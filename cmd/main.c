@@ -1,5 +1,6 @@
 /* microscaler: command line, settings, and the exit status contract (0 clean, 1 drain not clean,
  * 2 bad configuration). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -60,6 +61,9 @@ static int check_config(const struct settings *s)
 
 int main(int argc, char **argv)
 {
+	/* A closed stdout (a log shipper that died) or a peer that hung up must give EPIPE, not kill
+	 * the process: a dead scaler leaves its containers unmanaged. */
+	signal(SIGPIPE, SIG_IGN);
 	bool check = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

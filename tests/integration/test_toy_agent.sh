@@ -57,6 +57,21 @@ fi
 check "after the drain every task is at zero" bash -c "[ \"\$($(declare -f running_of); running_of $T/run.log consumer)\" = 0 ] && [ \"\$($(declare -f running_of); running_of $T/run.log remainder)\" = 0 ]"
 check "the drain logs that all finished" grep -q 'msg="shutdown: all finished"' "$T/run.log"
 
+# --- a closed stdout (the log reader died) must not kill the agent ------------------------------
+mkfifo "$T/logpipe"
+env -i PATH="$PATH" "${BASE[@]}" "$BIN" >"$T/logpipe" 2>"$T/pipe.err" &
+PIPE_PID=$!
+on_exit "kill -9 $PIPE_PID 2>/dev/null"
+head -n 1 "$T/logpipe" >/dev/null # read one line, then close the pipe: later writes get EPIPE
+sleep 0.5                          # several ticks of log lines written into the closed pipe
+check "the agent survives its stdout being closed (SIGPIPE ignored)" kill -0 "$PIPE_PID"
+kill -TERM "$PIPE_PID"
+if wait_exit "$PIPE_PID" 10; then
+	check "and still drains and exits 0" [ "$EXIT_STATUS" -eq 0 ]
+else
+	not_ok "and still drains and exits 0 (still running after 10 s)"
+fi
+
 # --- the deadline: stops slower than MSS_SHUTDOWN_TIMEOUT --------------------------------------
 start_agent "$T/slow.log" "${BASE[@]}" MSS_TOY_STOP_MS=20000 MSS_SHUTDOWN_TIMEOUT=0.5
 wait_for 10 bash -c "$(declare -f running_of positive); positive $T/slow.log remainder"
