@@ -281,9 +281,17 @@ struct dk_task {
 	bool pulling;          /* image pull in flight: starts wait for it */
 };
 
+/* An owned container of a task not in the config: reported once, never touched. */
+struct dk_stranger {
+	char id[65];
+	bool seen; /* in the latest full list */
+};
+
 enum dk_link { LINK_DOWN, LINK_CONNECTING, LINK_LISTING, LINK_UP };
 
 struct docker {
+	struct dk_stranger *strangers; /* reported once; dropped when the engine no longer lists them */
+	size_t n_strangers;
 	struct scheduler *s;
 	struct http *http;
 	struct http_conn conn;
@@ -1001,17 +1009,44 @@ static void start_events(struct docker *dk)
 
 /* ---- listing and reconciling ------------------------------------------------------------- */
 
+/* Mark a stranger as listed again; false (and remembered) the first time it is seen. */
+static bool stranger_seen(struct docker *dk, const char *id)
+{
+	for (size_t i = 0; i < dk->n_strangers; i++)
+		if (strcmp(dk->strangers[i].id, id) == 0) {
+			dk->strangers[i].seen = true;
+			return true;
+		}
+	dk->strangers = xrealloc(dk->strangers, (dk->n_strangers + 1) * sizeof *dk->strangers);
+	struct dk_stranger *st = &dk->strangers[dk->n_strangers++];
+	snprintf(st->id, sizeof st->id, "%s", id);
+	st->seen = true;
+	return false;
+}
+
+/* After a full list: forget strangers it no longer showed, so a new one is reported again. */
+static void strangers_prune(struct docker *dk)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < dk->n_strangers; i++)
+		if (dk->strangers[i].seen) {
+			dk->strangers[n] = dk->strangers[i];
+			dk->strangers[n++].seen = false;
+		}
+	dk->n_strangers = n;
+}
+
 static void on_listed_container(const struct docker_seen *s, void *arg)
 {
 	struct docker *dk = arg;
 	struct task *t = task_table_find(dk->s->tasks, s->task);
 	struct dk_container *c = find(dk, s->id);
 	if (!t) {
-		if (!c)
-			log_warn("docker", "container of an unknown task left alone",
-				 LOG_S("task", s->task), LOG_S("id", s->id), LOG_S("state", s->state));
 		if (c)
 			c->seen = true;
+		else if (!stranger_seen(dk, s->id))
+			log_warn("docker", "container of an unknown task left alone",
+				 LOG_S("task", s->task), LOG_S("id", s->id), LOG_S("state", s->state));
 		return;
 	}
 	/* "restarting": the engine brings it back (a start to come); "exited" with a restart
@@ -1077,6 +1112,7 @@ static void on_listed(struct http_req *r, const struct http_response *res, void 
 	}
 	dk->list_phase = 0;
 	dk->gone_len = 0;
+	strangers_prune(dk);
 	/* Containers we knew, with nothing in flight and nothing heard of since the list was
 	 * asked for, that the engine no longer lists: gone. */
 	for (struct dk_container *c = dk->containers, *next; c; c = next) {
@@ -1402,6 +1438,7 @@ static void dk_free(struct scheduler *s)
 		http_free(dk->http);
 	free(dk->ev_buf);
 	free(dk->gone);
+	free(dk->strangers);
 	free(dk);
 	s->impl = NULL;
 }

@@ -2,12 +2,14 @@
  * replies, events and lists that a real engine produces only now and then. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
 #include "scheduler/scheduler.h"
+#include "utils/log.h"
 #include "utils/settings.h"
 #include "utils/util.h"
 #include "fake_docker.h"
@@ -389,9 +391,45 @@ static void test_create_answered_after_the_demand_dropped_is_removed_unstarted(v
 	assert_int_equal(fd_count(&f->fd, NULL), 1);
 }
 
+/* An owned container of a task the config does not have is left alone and reported once, not at
+ * every reconcile; reported again only if it goes away and another one appears. */
+static void test_container_of_an_unknown_task_is_reported_once_and_never_touched(void **state)
+{
+	struct fx *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	log_setup(LOG_FMT_LOGFMT, NULL, out);
+	f->s.reconcile_ms = 20;
+	struct fd_container *orphan = fd_add(&f->fd, "retired", OWNER, "running");
+	add_task(f, "web", 0);
+	start(f);
+	f->auto_sync = true;
+	run_for(f, 300); /* about fifteen reconciles */
+	fflush(out);
+	int reports = 0;
+	for (const char *p = buf; (p = strstr(p, "unknown task left alone")); p++)
+		reports++;
+	assert_int_equal(reports, 1);
+	assert_int_equal(fd_count(&f->fd, "running"), 1); /* never stopped or removed */
+	fd_remove(&f->fd, orphan);
+	fd_add(&f->fd, "retired", OWNER, "running");
+	run_for(f, 100);
+	fflush(out);
+	reports = 0;
+	for (const char *p = buf; (p = strstr(p, "unknown task left alone")); p++)
+		reports++;
+	assert_int_equal(reports, 2);
+	log_setup(LOG_FMT_LOGFMT, NULL, NULL);
+	fclose(out);
+	free(buf);
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN); /* the fake engine may write to a connection curl closed */
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_container_of_an_unknown_task_is_reported_once_and_never_touched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopts_owned_containers_and_scales_to_demand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_reached_inside_an_event_closes_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_lost_while_connecting_keeps_one_event_stream, setup, teardown),
