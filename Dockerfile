@@ -15,7 +15,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config libuv1-dev libcurl4-openssl-dev libwebsockets-dev \
-        libcjson-dev ca-certificates git \
+        libcjson-dev libhiredis-dev libssl-dev ca-certificates git \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,7 +23,8 @@ RUN make clean && make bin/microscaler
 
 FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libuv1 libcurl4 libwebsockets17 libwebsockets-evlib-uv libcjson1 ca-certificates \
+        libuv1 libcurl4 libwebsockets17 libwebsockets-evlib-uv libcjson1 libhiredis0.14 \
+        libssl3 tzdata ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin microscaler
 COPY --from=build /src/bin/microscaler /usr/local/bin/microscaler

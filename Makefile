@@ -1,7 +1,7 @@
 # microscaler: plain Makefile. `make` builds bin/microscaler; `make test` runs every test;
 # `make run` starts the demo; `make deps` installs what a fresh Debian 12 machine lacks.
 CC      ?= cc
-PKGS    := libuv libcurl libwebsockets libcjson
+PKGS    := libuv libcurl libwebsockets libcjson hiredis libcrypto
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 

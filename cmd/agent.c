@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../demand/config.h"
+#include "../demand/metric.h"
 #include "../utils/http.h"
 #include "../utils/log.h"
 #include "../utils/settings.h"
@@ -186,6 +188,10 @@ static void close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->config_timer, NULL);
 	if (a->engine)
 		a->engine->ops->stop(a->engine);
+	/* Metric reads in flight are cancelled and their connections closed while the loop still
+	 * runs to release them. */
+	for (size_t i = 0; i < a->tasks.len; i++)
+		metric_close(a->tasks.tasks[i]->metric);
 	/* Cancels a config fetch still in flight; its on_done sees `closing`. */
 	if (a->http)
 		http_close(a->http, NULL, NULL);
@@ -494,6 +500,9 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struc
 	memset(a, 0, sizeof *a);
 	a->loop = loop;
 	a->settings = s;
+	/* Schedule windows are in MSS_TZ (checked by settings_load), never the host's zone. */
+	setenv("TZ", strcmp(s->tz, "UTC") == 0 ? "UTC0" : s->tz, 1);
+	tzset();
 	shutdown_init(&a->shutdown);
 	task_table_init(&a->tasks);
 	a->config_pending = strcmp(s->config, "SERVER") == 0;
@@ -546,9 +555,11 @@ int agent_run(struct agent *a)
 	uv_signal_start(&a->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&a->sig_int, on_signal, SIGINT);
 	uv_signal_start(&a->sig_hup, on_signal, SIGHUP);
+	/* One HTTP client for the config fetch and every metric source (the engine lends it). */
+	a->http = http_new(a->loop, &(struct http_options){.max_in_flight = AGENT_HTTP_IN_FLIGHT});
+	a->engine->http = a->http;
 	if (a->config_pending) {
 		log_info("config", "fetching the apps from the server", LOG_S("url", a->config_url));
-		a->http = http_new(a->loop, &(struct http_options){.max_in_flight = 1});
 		if (!a->http)
 			config_fatal(a, "MSS_CONFIG=SERVER: cannot create an HTTP client");
 		else

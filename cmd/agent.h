@@ -20,6 +20,7 @@ struct http;
 struct http_req;
 
 #define AGENT_MONITOR_MS 500
+#define AGENT_HTTP_IN_FLIGHT 16 /* metric reads and the config fetch on the wire at once */
 
 struct agent {
 	uv_loop_t *loop;                 /* borrowed */
@@ -39,7 +40,7 @@ struct agent {
 	struct ws_url api_url;           /* MSS_API_ADDRESS, parsed */
 	struct ws *ws;                   /* owned; NULL unless needed and started */
 	bool need_ws;
-	struct http *http;               /* owned; for MSS_CONFIG=SERVER only */
+	struct http *http;               /* owned; the SERVER config fetch and metric sources */
 	struct http_req *config_req;     /* the fetch in flight, if any */
 	char *config_url;                /* owned: http(s)://host[:port]/apps/<user> */
 	uv_timer_t config_timer;         /* the next fetch attempt */

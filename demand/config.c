@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../utils/settings.h"
 #include "../utils/util.h"
@@ -21,6 +22,7 @@
 #define CONFIG_FILE_MAX       (4u << 20)
 #define CONFIG_NAME_MAX       63
 #define RESERVED_LABEL_PREFIX "com.microscaling."
+#define CONFIG_VERSION        2 /* the newest apps JSON schema (docs/config.md) */
 
 /* Field lookup. Keys match case-insensitively (cJSON_GetObjectItem), like Go's decoder. A JSON null
  * counts as absent: Go's decoder leaves the field at its zero value for null. */
@@ -582,9 +584,306 @@ static int app_basics(const cJSON *app, const char *path, const char *cpath, con
 	return 0;
 }
 
+/* ---- version 2: unknown keys are errors ---- */
+
+static bool key_in(const char *k, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (strcasecmp(k, *list) == 0)
+			return true;
+	return false;
+}
+
+/* With "version": 2 every key must be one this schema knows (a typo in a brake must not pass
+ * silently, as Go's decoder let it). `more` is a second list (a metric source's keys). */
+static int check_keys(const cJSON *obj, const char *path, const char *const *known,
+                      const char *const *more, const char *const *more2, struct err *e)
+{
+	char w[160];
+	for (const cJSON *f = obj ? obj->child : NULL; f; f = f->next)
+		if (!key_in(f->string, known) && !key_in(f->string, more) &&
+		    !key_in(f->string, more2))
+			return err_set(e, "%s: unknown field (\"version\": 2 refuses unknown fields)",
+			               where(w, sizeof w, path, f->string));
+	return 0;
+}
+
+static const char *const top_keys[] = {"name",     "version",   "maxContainers", "maxCpus",
+                                       "maxMemory", "apps",     NULL};
+static const char *const app_keys[] = {
+    "name",       "appType",   "priority",    "minContainers", "maxContainers",
+    "maxDelta",   "isScalable", "ruleType",   "metricType",    "targetValue",
+    "config",     "policy",    "threshold",   NULL};
+static const char *const spec_keys[] = {
+    "image",   "command",   "env",         "labels",       "networkMode",     "publishAllPorts",
+    "restartPolicy", "cpus", "memory",     "stopSignal",   "stopTimeout",     "service",
+    "create",  "healthyOnly", "targetQueueLength", "timeout", NULL};
+static const char *const policy_keys[] = {"up", "down", "maxAge", "onMissing", "schedule", NULL};
+static const char *const dir_keys[] = {"window", "cooldown", "maxStep", "maxStepPercent", NULL};
+static const char *const window_keys[] = {"days", "from", "to", "min", NULL};
+static const char *const threshold_keys[] = {"upper",  "lower",    "upFor", "downFor",
+                                             "upStep", "downStep", "cooldown", NULL};
+
+/* ---- policies and the threshold rule ---- */
+
+#define CONFIG_MAX_DURATION_MS (24u * 3600u * 1000u)
+
+/* A duration: "500ms", "30s", "1m30s", "2h", or a number of seconds. */
+static int get_duration(const cJSON *obj, const char *path, const char *key, uint32_t *out,
+                        struct err *e)
+{
+	char w[160];
+	const cJSON *f = field(obj, key);
+	uint64_t v = 0;
+	if (!f)
+		return 0;
+	where(w, sizeof w, path, key);
+	if (cJSON_IsNumber(f)) {
+		double sec = f->valuedouble;
+		if (!(sec >= 0) || sec * 1000 > CONFIG_MAX_DURATION_MS)
+			return err_set(e, "%s: expected a duration from 0 to 24h, got %g", w, sec);
+		v = (uint64_t)llround(sec * 1000);
+	} else if (cJSON_IsString(f)) {
+		if (util_parse_duration_ms(f->valuestring, CONFIG_MAX_DURATION_MS, &v) != 0)
+			return err_set(e,
+			               "%s: expected a duration like \"30s\", \"1m30s\" or \"500ms\" "
+			               "(at most 24h), got '%s'",
+			               w, f->valuestring);
+	} else {
+		return err_set(e, "%s: expected a duration (string like \"30s\", or seconds), got %s",
+		               w, json_type(f));
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* An optional object member. */
+static int get_object(const cJSON *obj, const char *path, const char *key, const cJSON **out,
+                      struct err *e)
+{
+	char w[160];
+	const cJSON *f = field(obj, key);
+	if (f && !cJSON_IsObject(f))
+		return err_set(e, "%s: expected an object, got %s", where(w, sizeof w, path, key),
+		               json_type(f));
+	*out = f;
+	return 0;
+}
+
+/* "up" or "down": stabilisation window, cooldown, largest step as a count and a percentage. */
+static int parse_direction(const cJSON *pol, const char *path, const char *key, bool up,
+                           struct policy *p, bool strict, struct err *e)
+{
+	char dp[128];
+	const cJSON *d = NULL;
+	if (get_object(pol, path, key, &d, e) != 0)
+		return -1;
+	if (!d)
+		return 0;
+	where(dp, sizeof dp, path, key);
+	if (strict && check_keys(d, dp, dir_keys, NULL, NULL, e) != 0)
+		return -1;
+	return get_duration(d, dp, "window", up ? &p->up_window_ms : &p->down_window_ms, e) ||
+	       get_duration(d, dp, "cooldown", up ? &p->up_cooldown_ms : &p->down_cooldown_ms,
+	                    e) ||
+	       get_int(d, dp, "maxStep", 1, CONFIG_MAX_CONTAINERS,
+	               up ? &p->max_step_up : &p->max_step_down, e) ||
+	       get_int(d, dp, "maxStepPercent", 1, 1000,
+	               up ? &p->max_step_up_pct : &p->max_step_down_pct, e);
+}
+
+static int parse_hhmm(const char *s, bool end, int *out)
+{
+	if (strlen(s) != 5 || s[2] != ':' || !isdigit((unsigned char)s[0]) ||
+	    !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[3]) ||
+	    !isdigit((unsigned char)s[4]))
+		return -1;
+	int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (m > 59 || h > 24 || (h == 24 && (m != 0 || !end)))
+		return -1;
+	*out = (h * 60 + m) % (24 * 60); /* "24:00" as an end is the next midnight */
+	return 0;
+}
+
+static int day_index(const char *s, size_t n)
+{
+	static const char *const names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+	for (int i = 0; i < 7; i++)
+		if (n == 3 && strncasecmp(s, names[i], 3) == 0)
+			return i;
+	return -1;
+}
+
+/* "mon-fri", "sat,sun", "mon,wed-fri", "fri-mon" (wraps), or "daily" / "*". */
+static int parse_days(const char *s, uint8_t *out)
+{
+	uint8_t days = 0;
+	if (strcasecmp(s, "daily") == 0 || strcmp(s, "*") == 0) {
+		*out = 0x7f;
+		return 0;
+	}
+	const char *p = s;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *dash = memchr(p, '-', n);
+		int a, b;
+		if (dash) {
+			a = day_index(p, (size_t)(dash - p));
+			b = day_index(dash + 1, (size_t)(p + n - dash - 1));
+		} else {
+			a = b = day_index(p, n);
+		}
+		if (a < 0 || b < 0)
+			return -1;
+		for (int d = a;; d = (d + 1) % 7) {
+			days |= (uint8_t)(1u << d);
+			if (d == b)
+				break;
+		}
+		p += n;
+		if (*p == ',' && !*++p)
+			return -1;
+	}
+	*out = days;
+	return days ? 0 : -1;
+}
+
+static int parse_schedule(const cJSON *pol, const char *path, const struct task *t,
+                          struct policy *p, bool strict, struct err *e)
+{
+	char sp[128], wp[144];
+	const cJSON *sched = field(pol, "schedule");
+	if (!sched)
+		return 0;
+	where(sp, sizeof sp, path, "schedule");
+	if (!cJSON_IsArray(sched))
+		return err_set(e, "%s: expected an array, got %s", sp, json_type(sched));
+	if (cJSON_GetArraySize(sched) > POLICY_SCHEDULE_MAX)
+		return err_set(e, "%s: at most %d windows", sp, POLICY_SCHEDULE_MAX);
+	int i = 0;
+	for (const cJSON *w = sched->child; w; w = w->next, i++) {
+		const char *days = NULL, *from = NULL, *to = NULL;
+		int min = -1, f = 0, u = 0;
+		snprintf(wp, sizeof wp, "%s[%d]", sp, i);
+		if (!cJSON_IsObject(w))
+			return err_set(e, "%s: expected an object, got %s", wp, json_type(w));
+		if ((strict && check_keys(w, wp, window_keys, NULL, NULL, e) != 0) ||
+		    get_str(w, wp, "days", &days, e) || get_str(w, wp, "from", &from, e) ||
+		    get_str(w, wp, "to", &to, e) ||
+		    get_int(w, wp, "min", 0, CONFIG_MAX_CONTAINERS, &min, e))
+			return -1;
+		struct schedule_window *sw = &p->schedule[i];
+		if (!days)
+			days = "daily";
+		if (parse_days(days, &sw->days) != 0)
+			return err_set(e,
+			               "%s.days: expected days like \"mon-fri\", \"sat,sun\" or "
+			               "\"daily\", got '%s'",
+			               wp, days);
+		if (!from || parse_hhmm(from, false, &f) != 0)
+			return err_set(e, "%s.from: expected a time \"HH:MM\"%s%s%s", wp,
+			               from ? ", got '" : "", from ? from : " (required)",
+			               from ? "'" : "");
+		if (!to || parse_hhmm(to, true, &u) != 0)
+			return err_set(e, "%s.to: expected a time \"HH:MM\" (24:00 allowed)%s%s%s", wp,
+			               to ? ", got '" : "", to ? to : " (required)", to ? "'" : "");
+		if (min < 0)
+			return err_set(e, "%s.min: required", wp);
+		if (min > t->max)
+			return err_set(e, "%s.min: %d is above the app's maxContainers %d", wp, min,
+			               t->max);
+		sw->from = (uint16_t)f;
+		sw->to = (uint16_t)u;
+		sw->min = min;
+	}
+	p->schedule_len = i;
+	return 0;
+}
+
+/* "hold" (default), "min", or {"fallback": N}. */
+static int parse_missing(const cJSON *pol, const char *path, const struct task *t,
+                         struct policy *p, struct err *e)
+{
+	char w[128];
+	const cJSON *f = field(pol, "onMissing");
+	if (!f)
+		return 0;
+	where(w, sizeof w, path, "onMissing");
+	if (cJSON_IsString(f) && strcmp(f->valuestring, "hold") == 0) {
+		p->missing = MISSING_HOLD;
+		return 0;
+	}
+	if (cJSON_IsString(f) && strcmp(f->valuestring, "min") == 0) {
+		p->missing = MISSING_MIN;
+		return 0;
+	}
+	const cJSON *n = cJSON_IsObject(f) ? field(f, "fallback") : NULL;
+	if (n && cJSON_GetArraySize(f) == 1) {
+		int fb = -1;
+		if (get_int(f, w, "fallback", 0, CONFIG_MAX_CONTAINERS, &fb, e) != 0)
+			return -1;
+		if (fb < t->min || fb > t->max)
+			return err_set(e, "%s.fallback: %d is outside the app's [%d, %d]", w, fb,
+			               t->min, t->max);
+		p->missing = MISSING_FALLBACK;
+		p->fallback = fb;
+		return 0;
+	}
+	return err_set(e, "%s: expected \"hold\", \"min\" or {\"fallback\": N}", w);
+}
+
+static int parse_policy(const cJSON *app, const char *path, struct task *t, bool strict,
+                        struct err *e)
+{
+	char pp[64];
+	const cJSON *pol = NULL;
+	struct policy *p = &t->policy;
+	if (get_object(app, path, "policy", &pol, e) != 0)
+		return -1;
+	if (!pol)
+		return 0;
+	where(pp, sizeof pp, path, "policy");
+	if (strict && check_keys(pol, pp, policy_keys, NULL, NULL, e) != 0)
+		return -1;
+	return parse_direction(pol, pp, "up", true, p, strict, e) ||
+	       parse_direction(pol, pp, "down", false, p, strict, e) ||
+	       get_duration(pol, pp, "maxAge", &p->max_age_ms, e) ||
+	       parse_missing(pol, pp, t, p, e) || parse_schedule(pol, pp, t, p, strict, e);
+}
+
+/* ruleType "Threshold": the app's `threshold` object. */
+static int parse_threshold(const cJSON *app, const char *path, struct task *t, bool strict,
+                           struct err *e)
+{
+	char tp[64];
+	const cJSON *o = NULL;
+	struct threshold th = {.up_step = 1, .down_step = 1};
+	bool has_upper = false, has_lower = false;
+	if (get_object(app, path, "threshold", &o, e) != 0)
+		return -1;
+	where(tp, sizeof tp, path, "threshold");
+	if (!o)
+		return err_set(e, "%s: required for ruleType Threshold", tp);
+	if ((strict && check_keys(o, tp, threshold_keys, NULL, NULL, e) != 0) ||
+	    get_number(o, tp, "upper", &th.upper, &has_upper, e) ||
+	    get_number(o, tp, "lower", &th.lower, &has_lower, e) ||
+	    get_duration(o, tp, "upFor", &th.up_for_ms, e) ||
+	    get_duration(o, tp, "downFor", &th.down_for_ms, e) ||
+	    get_int(o, tp, "upStep", 1, CONFIG_MAX_CONTAINERS, &th.up_step, e) ||
+	    get_int(o, tp, "downStep", 1, CONFIG_MAX_CONTAINERS, &th.down_step, e) ||
+	    get_duration(o, tp, "cooldown", &th.cooldown_ms, e))
+		return -1;
+	if (!has_upper || !has_lower)
+		return err_set(e, "%s.%s: required", tp, has_upper ? "lower" : "upper");
+	if (!isfinite(th.upper) || !isfinite(th.lower) || th.lower > th.upper)
+		return err_set(e, "%s.lower: %g is above upper %g", tp, th.lower, th.upper);
+	target_init_threshold(&t->target, &th);
+	return 0;
+}
+
 /* One element of apps[]: a new task owned by the caller, or NULL with e set. */
 static struct task *parse_app(const cJSON *app, size_t i, const struct pid_gains *g,
-                              const cJSON *empty, struct err *e)
+                              const cJSON *empty, bool strict, struct err *e)
 {
 	char path[32], cpath[48];
 	const char *name = NULL, *rule = NULL, *mtype = NULL, *ignored = NULL;
@@ -594,6 +893,8 @@ static struct task *parse_app(const cJSON *app, size_t i, const struct pid_gains
 	if (app_basics(app, path, cpath, &name, &cfg, e) != 0)
 		return NULL;
 
+	if (strict && check_keys(app, path, app_keys, NULL, NULL, e) != 0)
+		return NULL;
 	struct task *t = task_new(name);
 	double length = 0;
 	if (get_str(app, path, "appType", &ignored, e) ||
@@ -630,6 +931,14 @@ static struct task *parse_app(const cJSON *app, size_t i, const struct pid_gains
 			target_init_simple_queue(&t->target, length);
 		if (make_metric(t, mtype, cfg, path, e) != 0)
 			goto fail;
+	} else if (rule && strcmp(rule, "Threshold") == 0) {
+		if (!mtype || !*mtype) {
+			err_set(e, "%s.metricType: required for ruleType %s", path, rule);
+			goto fail;
+		}
+		if (parse_threshold(app, path, t, strict, e) != 0 ||
+		    make_metric(t, mtype, cfg, path, e) != 0)
+			goto fail;
 	} else if (!rule || !*rule || strcmp(rule, "Remainder") == 0) {
 		/* Go made any unrecognised ruleType a Remainder; only absent/"Remainder" do here. A
 		 * Remainder never reads its metric, so metricType is ignored as in Go. */
@@ -637,10 +946,17 @@ static struct task *parse_app(const cJSON *app, size_t i, const struct pid_gains
 		if (make_metric(t, "Null", cfg, path, e) != 0)
 			goto fail;
 	} else {
-		err_set(e, "%s.ruleType: unknown value '%s' (want Queue, SimpleQueue or Remainder)",
+		err_set(e,
+		        "%s.ruleType: unknown value '%s' (want Queue, SimpleQueue, Threshold or "
+		        "Remainder)",
 		        path, rule);
 		goto fail;
 	}
+	if (strict && cfg != empty &&
+	    check_keys(cfg, cpath, spec_keys, t->metric->ops->keys, NULL, e) != 0)
+		goto fail;
+	if (parse_policy(app, path, t, strict, e) != 0)
+		goto fail;
 	return t;
 fail:
 	task_free(t);
@@ -690,6 +1006,15 @@ static int parse_doc(const cJSON *root, const struct pid_gains *g, struct task_t
 		               json_type(root));
 	/* Top-level name is the Go user id: checked for type, otherwise ignored. Missing
 	 * maxContainers is 0 as in Go: then any minContainers > 0 fails the budget check below. */
+	long long version = 1;
+	if (get_ll(root, "", "version", 1, 1000, &version, e))
+		return -1;
+	if (version > CONFIG_VERSION)
+		return err_set(e, "version: %lld is newer than this microscaler reads (1 or %d)",
+		               version, CONFIG_VERSION);
+	bool strict = version >= 2;
+	if (strict && check_keys(root, "", top_keys, NULL, NULL, e) != 0)
+		return -1;
 	if (get_str(root, "", "name", &ignored, e) ||
 	    get_ll(root, "", "maxContainers", 0, CONFIG_MAX_CONTAINERS, &containers, e) ||
 	    get_cpus(root, "", "maxCpus", true, &out->budget.nano_cpus, e) ||
@@ -709,7 +1034,7 @@ static int parse_doc(const cJSON *root, const struct pid_gains *g, struct task_t
 	size_t i = 0;
 	int rc = 0;
 	for (const cJSON *app = apps->child; app && rc == 0; app = app->next, i++) {
-		struct task *t = parse_app(app, i, g, empty, e);
+		struct task *t = parse_app(app, i, g, empty, strict, e);
 		if (!t) {
 			rc = -1;
 			break;
@@ -773,7 +1098,7 @@ int config_parse_apps(const char *json, size_t len, const struct settings *s, st
 }
 
 /* The Go program's HARDCODED config (§3.5.2), including what its converter forced (host network,
- * published ports). NSQ stays unavailable until that metric source exists. */
+ * published ports). */
 const char *config_hardcoded_json(void)
 {
 	return "{\"name\": \"hardcoded\", \"maxContainers\": 10, \"apps\": [\n"

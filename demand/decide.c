@@ -390,6 +390,11 @@ static void want_reason(const struct task *t, bool up, char *buf, size_t len)
 	if (!t->want.absolute && !missing && is_queue(t) && t->reading.valid)
 		snprintf(buf, len, "queue %g %s target %g", t->reading.value,
 		         up ? "above" : "below", t->target.length);
+	else if (!t->want.absolute && !missing && t->target.kind == TARGET_THRESHOLD &&
+	         t->reading.valid)
+		snprintf(buf, len, "metric %g %s %g", t->reading.value,
+		         up ? "above upper threshold" : "below lower threshold",
+		         up ? t->target.th.upper : t->target.th.lower);
 	else if (why)
 		snprintf(buf, len, "%s", why);
 	else
@@ -446,8 +451,9 @@ static void pass_min(struct round *r)
 			continue;
 		int to = grow(r, i, min, cursor, FROM_ANY_TO_MIN, true);
 		if (to > t->demand)
-			set_demand(r, i, to, "below min %d%s", min,
-			           to < min ? " (budget full)" : "");
+			set_demand(r, i, to, "below %s %d%s",
+			           t->floor == min && t->floor > t->min ? "schedule floor" : "min",
+			           min, to < min ? " (budget full)" : "");
 	}
 }
 
@@ -523,10 +529,35 @@ static size_t finish(struct round *r)
 	return kept - r->first;
 }
 
-size_t decide(struct task_table *tt, uint64_t now_ms, struct decision *out)
+int decide_schedule_floor(const struct policy *p, int week_minute)
+{
+	int floor = 0;
+	if (week_minute < 0)
+		return 0;
+	for (int i = 0; i < p->schedule_len; i++) {
+		const struct schedule_window *w = &p->schedule[i];
+		int len = w->to > w->from ? w->to - w->from : 24 * 60 - w->from + w->to;
+		for (int d = 0; d < 7; d++) {
+			if (!(w->days & (1u << d)))
+				continue;
+			/* Minutes since this window opened, across the week's end (a Sunday night
+			 * window runs into Monday). */
+			int since = ((week_minute - (d * 24 * 60 + w->from)) % WEEK_MINUTES +
+				     WEEK_MINUTES) %
+				    WEEK_MINUTES;
+			if (since < len && w->min > floor)
+				floor = w->min;
+		}
+	}
+	return floor;
+}
+
+size_t decide(struct task_table *tt, uint64_t now_ms, int week_minute, struct decision *out)
 {
 	if (tt->draining || tt->len == 0)
 		return 0;
+	for (size_t i = 0; i < tt->len; i++)
+		tt->tasks[i]->floor = decide_schedule_floor(&tt->tasks[i]->policy, week_minute);
 	size_t n = tt->len;
 	struct round r = {
 	    .tt = tt,
@@ -576,9 +607,10 @@ void decide_want_local(struct task *t, uint64_t now_ms)
 	const struct reading *rd = &t->reading;
 	uint64_t age = now_ms > rd->at_ms ? now_ms - rd->at_ms : 0;
 	if (rd->valid && (t->policy.max_age_ms == 0 || age <= t->policy.max_age_ms)) {
-		target_want(&t->target, rd->value, t->running, w);
+		target_want_at(&t->target, rd->value, t->running, now_ms, w);
 		return;
 	}
+	target_forget(&t->target);
 	/* No usable reading. Reading it as 0 would look like an empty queue and shed containers
 	 * during a metrics outage; the controller state is left alone for the same reason. */
 	switch (t->policy.missing) {

@@ -28,6 +28,13 @@ void decision_free(struct decision *d);
  * Writes t->want; advances the target's controller state only on a fresh reading. */
 void decide_want_local(struct task *t, uint64_t now_ms);
 
+/* decide()'s week_minute when the wall time is not known: schedule floors are not applied. */
+#define DECIDE_NO_WALL (-1)
+
+/* The highest schedule floor in force at week_minute (local minutes since Monday 00:00,
+ * 0..WEEK_MINUTES-1), 0 when no window is open. Pure. */
+int decide_schedule_floor(const struct policy *p, int week_minute);
+
 /* Turn every task's want into a demand (Go semantics, bugs fixed):
  *  - scale-down pass, lowest priority first; scale-up pass, highest first;
  *  - a task below its min is raised first, before any task grows above its own min; when nothing
@@ -38,7 +45,11 @@ void decide_want_local(struct task *t, uint64_t now_ms);
  *  - a task with requests in flight is left alone until they finish (no permanent "mid-scale");
  *  - paused tasks keep their demand; retiring tasks go to 0; nothing runs while draining.
  * Appends one change per task whose demand moved. Returns the number of changes. */
-size_t decide(struct task_table *tt, uint64_t now_ms, struct decision *out);
+size_t decide(struct task_table *tt, uint64_t now_ms, int week_minute, struct decision *out);
+
+/* week_minute is the local wall time (MSS_TZ, default UTC) as minutes since Monday 00:00, or
+ * DECIDE_NO_WALL: each task's schedule floor in force then is written to t->floor and raises its
+ * min (task_min) for this round. now_ms is monotonic time for cooldowns and windows. */
 
 /* Clamp a demand requested from outside (remote engine, HTTP override) into [min, max].
  * The budget is applied by decide(). */

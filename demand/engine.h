@@ -14,6 +14,7 @@
 #include "task.h"
 
 struct engine;
+struct metric;
 struct settings;
 
 /* Called whenever decide() changed at least one demand; the scheduler should act now. */
@@ -44,6 +45,12 @@ struct engine {
 	void *core;              /* the owner, for on_demand */
 	int stopped;
 };
+
+/* Every engine's metric callback (on_done_arg is the task): the reading, its time and the error
+ * count go into the task; an outage is logged once when it starts and once when it ends. */
+void engine_metric_done(struct metric *m, void *arg);
+/* Attach a task's metric source to the engine's loop and HTTP client (once; reloads add tasks). */
+void engine_metric_attach(struct engine *e, struct task *t);
 
 /* Pick an engine by name ("LOCAL", "SERVER"/"REMOTE"). NULL with err for an unknown name. */
 struct engine *engine_new(const char *name, uv_loop_t *loop, struct task_table *tt,

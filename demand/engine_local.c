@@ -7,31 +7,6 @@
 #include "engine.h"
 #include "metric.h"
 
-static void on_metric_done(struct metric *m, void *arg)
-{
-	struct task *t = arg;
-	if (m->ok) {
-		t->reading.value = m->value;
-		t->reading.valid = true;
-		t->reading.at_ms = util_mono_ms();
-	} else {
-		t->stats.metric_errors++;
-		log_warn("metric", "read failed", LOG_S("task", t->name),
-			 LOG_S("type", m->ops->type), LOG_S("error", m->last_error));
-	}
-}
-
-static void attach(struct engine *e, struct task *t)
-{
-	struct metric *m = t->metric;
-	if (!m || m->on_done)
-		return;
-	m->loop = e->loop;
-	m->http = e->http;
-	m->on_done = on_metric_done;
-	m->on_done_arg = t;
-}
-
 static int local_start(struct engine *e, struct err *err)
 {
 	return 0;
@@ -44,7 +19,7 @@ static void local_tick(struct engine *e, uint64_t now_ms)
 	struct task_table *tt = e->tasks;
 	for (size_t i = 0; i < tt->len; i++) {
 		struct task *t = tt->tasks[i];
-		attach(e, t); /* tasks may arrive with a config reload */
+		engine_metric_attach(e, t); /* tasks may arrive with a config reload */
 		if (t->metric)
 			metric_poll(t->metric);
 	}
@@ -53,7 +28,7 @@ static void local_tick(struct engine *e, uint64_t now_ms)
 	for (size_t i = 0; i < tt->len; i++)
 		decide_want_local(tt->tasks[i], now_ms);
 	decision_reset(&e->decision);
-	if (decide(tt, now_ms, &e->decision) > 0 && e->on_demand)
+	if (decide(tt, now_ms, util_week_minute(util_wall_ms()), &e->decision) > 0 && e->on_demand)
 		e->on_demand(e, &e->decision);
 }
 

@@ -214,21 +214,7 @@ struct remote {
 };
 
 /* Metrics are read in every mode, so the metrics frames the server gets carry them (the Go
- * SERVER engine never read them and always sent none). Same bookkeeping as the LOCAL engine. */
-static void on_metric_done(struct metric *m, void *arg)
-{
-	struct task *t = arg;
-	if (m->ok) {
-		t->reading.value = m->value;
-		t->reading.valid = true;
-		t->reading.at_ms = util_mono_ms();
-	} else {
-		t->stats.metric_errors++;
-		log_warn("metric", "read failed", LOG_S("task", t->name),
-			 LOG_S("type", m->ops->type), LOG_S("error", m->last_error));
-	}
-}
-
+ * SERVER engine never read them and always sent none). */
 static void poll_metrics(struct engine *e)
 {
 	for (size_t i = 0; i < e->tasks->len; i++) {
@@ -236,12 +222,7 @@ static void poll_metrics(struct engine *e)
 		struct metric *m = t->metric;
 		if (!m)
 			continue;
-		if (!m->on_done) {
-			m->loop = e->loop;
-			m->http = e->http;
-			m->on_done = on_metric_done;
-			m->on_done_arg = t;
-		}
+		engine_metric_attach(e, t);
 		metric_poll(m);
 	}
 }
@@ -250,7 +231,7 @@ static void poll_metrics(struct engine *e)
 static void round_now(struct engine *e, uint64_t now_ms)
 {
 	decision_reset(&e->decision);
-	if (decide(e->tasks, now_ms, &e->decision) > 0 && e->on_demand)
+	if (decide(e->tasks, now_ms, util_week_minute(util_wall_ms()), &e->decision) > 0 && e->on_demand)
 		e->on_demand(e, &e->decision);
 }
 

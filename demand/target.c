@@ -15,6 +15,9 @@ static const char why_above[] = "queue above target";
 static const char why_below[] = "queue below target";
 static const char why_band[] = "queue within target";
 static const char why_remainder[] = "remainder takes spare capacity";
+static const char why_th_up[] = "metric above the upper threshold";
+static const char why_th_down[] = "metric below the lower threshold";
+static const char why_th_wait[] = "threshold: waiting";
 
 void pid_gains_default(struct pid_gains *g)
 {
@@ -58,6 +61,51 @@ void target_init_remainder(struct target *t, int max)
 	memset(t, 0, sizeof *t);
 	t->kind = TARGET_REMAINDER;
 	t->remainder_max = max;
+}
+
+void target_init_threshold(struct target *t, const struct threshold *th)
+{
+	memset(t, 0, sizeof *t);
+	t->kind = TARGET_THRESHOLD;
+	t->th = *th;
+	t->th.above_since_ms = t->th.below_since_ms = t->th.last_step_ms = 0;
+	/* For the monitors and reasons: the band's top is the "target". */
+	t->length = th->upper;
+	t->min_length = th->lower;
+}
+
+void target_forget(struct target *t)
+{
+	if (t->kind == TARGET_THRESHOLD)
+		t->th.above_since_ms = t->th.below_since_ms = 0;
+}
+
+/* +up_step, -down_step or 0, advancing the rule's clocks. Times are monotonic ms, far from 0. */
+static int threshold_delta(struct threshold *th, double current, uint64_t now)
+{
+	bool above = current > th->upper, below = current < th->lower;
+	if (!above)
+		th->above_since_ms = 0;
+	else if (!th->above_since_ms)
+		th->above_since_ms = now;
+	if (!below)
+		th->below_since_ms = 0;
+	else if (!th->below_since_ms)
+		th->below_since_ms = now;
+	if (th->last_step_ms && now < th->last_step_ms + th->cooldown_ms)
+		return 0;
+	int delta = 0;
+	if (above && now - th->above_since_ms >= th->up_for_ms)
+		delta = th->up_step;
+	else if (below && now - th->below_since_ms >= th->down_for_ms)
+		delta = -th->down_step;
+	if (delta) {
+		/* The next step needs the cooldown and then a whole period past the bound again. */
+		th->last_step_ms = now;
+		th->above_since_ms = above ? now + th->cooldown_ms : 0;
+		th->below_since_ms = below ? now + th->cooldown_ms : 0;
+	}
+	return delta;
 }
 
 bool target_meeting(const struct target *t, double current)
@@ -140,12 +188,34 @@ int target_delta(struct target *t, double current)
 		return 0;
 	case TARGET_QUEUE:
 		return queue_delta(t, current);
+	case TARGET_THRESHOLD:
+		return threshold_delta(&t->th, current, 0);
 	}
 	return 0;
 }
 
 void target_want(struct target *t, double current, int running, struct want *out)
 {
+	target_want_at(t, current, running, 0, out);
+}
+
+void target_want_at(struct target *t, double current, int running, uint64_t now_ms,
+		    struct want *out)
+{
+	if (t->kind == TARGET_THRESHOLD) {
+		struct threshold *th = &t->th;
+		int d = threshold_delta(th, current, now_ms);
+		if (d)
+			th->goal = running + d;
+		else if (!th->last_step_ms || now_ms >= th->last_step_ms + th->cooldown_ms)
+			th->goal = running; /* no step standing: hold */
+		int g = th->goal;
+		*out = (struct want){g, g > running, g < running, false,
+				     g > running   ? why_th_up
+				     : g < running ? why_th_down
+						   : why_th_wait};
+		return;
+	}
 	long long ideal = (long long)running + target_delta(t, current);
 	if (ideal > DELTA_LIMIT)
 		ideal = (long long)DELTA_LIMIT;
@@ -178,6 +248,8 @@ const char *target_kind_name(enum target_kind k)
 		return "Queue";
 	case TARGET_SIMPLE_QUEUE:
 		return "SimpleQueue";
+	case TARGET_THRESHOLD:
+		return "Threshold";
 	}
 	return "unknown";
 }

@@ -122,7 +122,10 @@ void task_table_free(struct task_table *tt)
 
 int task_min(const struct task *t)
 {
-	return t->override_min >= 0 ? t->override_min : t->min;
+	int min = t->override_min >= 0 ? t->override_min : t->min;
+	if (t->floor > min)
+		min = t->floor < t->max ? t->floor : t->max;
+	return min;
 }
 
 int task_max(const struct task *t)

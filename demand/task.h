@@ -41,6 +41,17 @@ struct container_spec {
 /* What to do when the metric is missing or older than max_age_ms. Never "read as zero". */
 enum missing_policy { MISSING_HOLD, MISSING_MIN, MISSING_FALLBACK };
 
+/* A schedule floor: on the given days, from `from` to `to` (minutes after local midnight), the
+ * task's minimum is at least `min`. to <= from crosses midnight (22:00-06:00 ends the next day). */
+struct schedule_window {
+	uint8_t days;     /* bit 0 Monday ... bit 6 Sunday: the days the window starts on */
+	uint16_t from, to; /* 0..1439 */
+	int min;
+};
+
+#define POLICY_SCHEDULE_MAX 16
+#define WEEK_MINUTES        (7 * 24 * 60)
+
 /* Brakes applied by decide(). Zero values mean "off", i.e. the Go program's behaviour. */
 struct policy {
 	uint32_t up_window_ms, down_window_ms;     /* stabilisation windows (HPA style) */
@@ -50,6 +61,8 @@ struct policy {
 	uint32_t max_age_ms;                       /* metric staleness limit; 0 = never stale */
 	enum missing_policy missing;
 	int fallback;                              /* containers, for MISSING_FALLBACK */
+	struct schedule_window schedule[POLICY_SCHEDULE_MAX]; /* floors raising the min */
+	int schedule_len;
 };
 
 /* The last metric reading the engine took. */
@@ -91,6 +104,7 @@ struct task {
 				 * -1: none yet, or forgotten when a link-down fallback took over */
 
 	struct reading reading; /* last metric reading */
+	bool metric_failing;    /* the latest read failed (`reading` is the last good one) */
 	struct want want;       /* engine scratch for this round */
 	struct task_stats stats;
 
@@ -98,6 +112,8 @@ struct task {
 	bool paused;            /* demand frozen; the drain at shutdown still applies */
 	int override_min;       /* -1 = none */
 	int override_max;       /* -1 = none */
+	int floor;              /* the schedule floor decide() found in force (0: none); part of
+				 * task_min() */
 	bool retiring;          /* removed by a config reload: draining to 0, then dropped */
 
 	/* Decision history for policies (owned by decide.c; opaque here). 0 = never acted. */
@@ -134,7 +150,8 @@ void task_table_free(struct task_table *tt);         /* frees every task */
  * configuration and is then freed by the caller with task_free(). */
 void task_reconfigure(struct task *t, struct task *from);
 
-/* Effective bounds after operator overrides. */
+/* Effective bounds after operator overrides and the schedule floor (which never goes past the
+ * configured max). */
 int task_min(const struct task *t);
 int task_max(const struct task *t);
 /* Containers the task holds or may soon hold: what counts against the budget. Capacity freed by a

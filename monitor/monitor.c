@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../demand/metric.h"
 #include "../utils/util.h"
 
 static struct monitor *build(const char *name, size_t len, const struct settings *s)
@@ -60,7 +61,7 @@ void monitor_list_send(struct monitor_list *l, const struct task_table *tt, uint
 		if (m->every_ms && m->last_ms && mono_ms - m->last_ms < m->every_ms)
 			continue;
 		m->last_ms = mono_ms;
-		m->ops->send(m, tt, wall_ms);
+		m->ops->send(m, tt, mono_ms, wall_ms);
 	}
 }
 
@@ -69,7 +70,7 @@ void monitor_list_flush(struct monitor_list *l, const struct task_table *tt, uin
 {
 	for (size_t i = 0; i < l->len; i++) {
 		l->items[i]->last_ms = mono_ms;
-		l->items[i]->ops->send(l->items[i], tt, wall_ms);
+		l->items[i]->ops->send(l->items[i], tt, mono_ms, wall_ms);
 	}
 }
 
@@ -90,4 +91,19 @@ int monitor_list_has(const struct monitor_list *l, const char *name)
 		if (strcmp(l->items[i]->ops->name, name) == 0)
 			return 1;
 	return 0;
+}
+
+void monitor_metric_view(const struct task *t, uint64_t mono_ms, struct monitor_metric *out)
+{
+	const struct metric *m = t->metric;
+	const struct reading *r = &t->reading;
+	*out = (struct monitor_metric){
+	    .type = m && m->ops ? m->ops->type : "-",
+	    .has_value = r->valid,
+	    .value = r->value,
+	    .age_ms = r->valid && mono_ms > r->at_ms ? mono_ms - r->at_ms : 0,
+	    .failing = t->metric_failing,
+	    .errors = m ? m->errors : 0,
+	    .last_error = m ? m->last_error : "",
+	};
 }

@@ -14,8 +14,10 @@ struct settings;
 
 struct monitor_ops {
 	const char *name; /* "LOG", "TABLE", "SERVER" */
-	/* Called every monitor interval (500 ms) with the current table. Must not block. */
-	void (*send)(struct monitor *m, const struct task_table *tt, uint64_t wall_ms);
+	/* Called every monitor interval (500 ms) with the current table and the time (monotonic,
+	 * for ages; wall, for timestamps). Must not block. */
+	void (*send)(struct monitor *m, const struct task_table *tt, uint64_t mono_ms,
+		     uint64_t wall_ms);
 	void (*free)(struct monitor *m);
 };
 
@@ -31,6 +33,22 @@ struct monitor_list {
 	struct monitor **items; /* owned */
 	size_t len;
 };
+
+/* What monitors show about a task's metric source. The hook for every exporter: LOG and TABLE
+ * print it; the Prometheus /metrics endpoint (its own issue) exports the same fields per task, as
+ * mss_metric_value, mss_metric_age_seconds, mss_metric_errors_total and mss_metric_up. */
+struct monitor_metric {
+	const char *type;       /* metricType ("Null" for a Remainder, which reads nothing) */
+	bool has_value;         /* a read has succeeded since start */
+	double value;           /* the last good value (kept while the source fails) */
+	uint64_t age_ms;        /* how old that value is */
+	bool failing;           /* the latest read failed */
+	uint64_t errors;        /* failed reads since start */
+	const char *last_error; /* why the latest read failed; "" when it did not */
+};
+
+/* Fill `out` for task t at monotonic time mono_ms; pointers borrow from the task. */
+void monitor_metric_view(const struct task *t, uint64_t mono_ms, struct monitor_metric *out);
 
 /* Parse MSS_MONITOR ("none", or names joined by ','). Unknown names are an error naming them. */
 int monitor_list_new(struct monitor_list *l, const char *spec, const struct settings *s,

@@ -42,7 +42,8 @@ char *monitor_server_frame(const struct task_table *tt, const char *user, uint64
 	return s;
 }
 
-static void server_send(struct monitor *m, const struct task_table *tt, uint64_t wall_ms)
+static void server_send(struct monitor *m, const struct task_table *tt, uint64_t mono_ms,
+			uint64_t wall_ms)
 {
 	struct servermon *sm = m->impl;
 	if (!sm->send) {

@@ -1,5 +1,6 @@
 /* TABLE monitor: a compact table of every task once a second, for a person at a terminal
  * (`make run`). Plain text blocks, not a redraw, so log lines in between stay readable. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -10,7 +11,19 @@ struct tablemon {
 	FILE *out; /* borrowed */
 };
 
-static void table_send(struct monitor *m, const struct task_table *tt, uint64_t wall_ms)
+/* "0.4s", "12s", "3m": a reading's age, short. */
+static void fmt_age(uint64_t ms, char *out, size_t n)
+{
+	if (ms < 10000)
+		snprintf(out, n, "%.1fs", (double)ms / 1000);
+	else if (ms < 120000)
+		snprintf(out, n, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(out, n, "%llum", (unsigned long long)(ms / 60000));
+}
+
+static void table_send(struct monitor *m, const struct task_table *tt, uint64_t mono_ms,
+		       uint64_t wall_ms)
 {
 	struct tablemon *tm = m->impl;
 	FILE *o = tm->out;
@@ -24,15 +37,23 @@ static void table_send(struct monitor *m, const struct task_table *tt, uint64_t 
 		used += task_committed(tt->tasks[i]);
 	fprintf(o, "-- %sZ  budget %d/%d%s\n", clock, used, tt->budget.containers,
 		tt->draining ? "  DRAINING" : "");
-	fprintf(o, "%-16s %4s %6s %4s %4s %6s %5s %8s\n", "task", "prio", "demand", "req", "run",
-		"+start", "-stop", "metric");
+	fprintf(o, "%-16s %4s %6s %4s %4s %6s %5s %8s %5s %4s\n", "task", "prio", "demand", "req",
+		"run", "+start", "-stop", "metric", "age", "err");
 	for (size_t i = 0; i < tt->len; i++) {
 		const struct task *t = tt->tasks[i];
-		char metric[24] = "-";
-		if (t->target.kind != TARGET_REMAINDER && t->reading.valid)
-			snprintf(metric, sizeof metric, "%.0f", t->reading.value);
-		fprintf(o, "%-16.16s %4d %6d %4d %4d %6d %5d %8s%s\n", t->name, t->priority, t->demand,
-			t->requested, t->running, t->pending_starts, t->pending_stops, metric,
+		struct monitor_metric mm;
+		char metric[24] = "-", age[32] = "-", errs[24] = "-";
+		monitor_metric_view(t, mono_ms, &mm);
+		if (t->target.kind != TARGET_REMAINDER) {
+			if (mm.has_value) {
+				snprintf(metric, sizeof metric, "%.0f", mm.value);
+				fmt_age(mm.age_ms, age, sizeof age);
+			}
+			snprintf(errs, sizeof errs, "%llu", (unsigned long long)mm.errors);
+		}
+		fprintf(o, "%-16.16s %4d %6d %4d %4d %6d %5d %8s %5s %4s%s%s\n", t->name,
+			t->priority, t->demand, t->requested, t->running, t->pending_starts,
+			t->pending_stops, metric, age, errs, mm.failing ? " metric failing" : "",
 			t->paused ? " paused" : "");
 	}
 	fflush(o);

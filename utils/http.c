@@ -643,8 +643,11 @@ static int setup_easy(struct http_req *req, const struct http_request *rq, struc
 		SET(CURLOPT_SSL_VERIFYPEER, 0L);
 		SET(CURLOPT_SSL_VERIFYHOST, 0L);
 	}
+	if (rq->aws_sigv4)
+		SET(CURLOPT_AWS_SIGV4, rq->aws_sigv4); /* also selects CURLAUTH_AWS_SIGV4 */
 	if (rq->user) {
-		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		if (!rq->aws_sigv4)
+			SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SET(CURLOPT_USERNAME, rq->user);
 		SET(CURLOPT_PASSWORD, rq->password ? rq->password : "");
 	}
@@ -669,10 +672,12 @@ static int setup_easy(struct http_req *req, const struct http_request *rq, struc
 		goto out;
 	}
 
-	/* No "Expect: 100-continue" round trip for bodies over 1 KB; no default form type. */
-	if (add_header(req, "Expect:", e) < 0)
+	/* No "Expect: 100-continue" round trip for bodies over 1 KB; no default form type. curl 7.88
+	 * puts headers removed this way into a SigV4 signature although they are never sent, which
+	 * the server then rejects: signed requests keep curl's defaults. */
+	if (!rq->aws_sigv4 && add_header(req, "Expect:", e) < 0)
 		goto out;
-	if (has_body) {
+	if (has_body && (ctype || !rq->aws_sigv4)) {
 		char line[256];
 		if (ctype)
 			snprintf(line, sizeof line, "Content-Type: %s", ctype);

@@ -84,6 +84,10 @@ struct http_request {
 	const char *user;             /* basic auth user name; NULL: none */
 	const char *password;         /* basic auth password (with user) */
 	const char *bearer;           /* "Authorization: Bearer <token>"; NULL: none */
+	const char *aws_sigv4;        /* CURLOPT_AWS_SIGV4 provider, e.g. "aws:amz:eu-west-1:sqs":
+	                                 sign with AWS SigV4, user = access key id, password =
+	                                 secret key (not basic auth); NULL: none. No "Expect:"
+	                                 removal header then (curl 7.88 signs removed headers) */
 	const char *const *headers;   /* extra "Name: value" lines, NULL-terminated; NULL: none */
 	const char *body;         /* request body (binary safe with body_len); NULL: none, except
 	                             that POST, PUT and PATCH always send one (empty) */

@@ -54,6 +54,7 @@ const struct setting_def settings_defs[] = {
     {"MSS_KD", "", "queue controller: derivative gain (default MSS_TU / 8)"},
     {"MSS_VEL_SAMPLES", "1", "queue controller: samples averaged into the velocity (1-100)"},
     {"MSS_TICK_MS", "500", "decision period in milliseconds (10-60000)"},
+    {"MSS_TZ", "UTC", "time zone of policy schedule windows: UTC or a zone name (Europe/Berlin)"},
     {"MSS_SHUTDOWN_TIMEOUT", "30", "seconds to wait for tasks to stop at shutdown (up to 86400)"},
     {"MSS_TOY_START_MS", "300", "toy scheduler: container start delay in ms (0-600000)"},
     {"MSS_TOY_STOP_MS", "200", "toy scheduler: container stop delay in ms (0-600000)"},
@@ -332,6 +333,23 @@ static bool valid_api_version(const char *v)
 	return minor > 0 && minor <= 3 && v[major + 1 + minor] == '\0';
 }
 
+/* A zone glibc can load: UTC, or a file under /usr/share/zoneinfo (glibc silently falls back to
+ * UTC for names it cannot find, which would shift every schedule window without a word). */
+static int load_tz(struct settings *s, struct err *e)
+{
+	s->tz = get("MSS_TZ");
+	if (strcmp(s->tz, "UTC") == 0)
+		return 0;
+	const char *dir = getenv("TZDIR");
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", s->tz);
+	if (s->tz[0] == '/' || s->tz[0] == '.' || strstr(s->tz, "..") || access(path, R_OK) != 0)
+		return err_set(e, "MSS_TZ: unknown time zone '%s' (want UTC or a name like "
+				  "Europe/Berlin from the tz database)",
+			       s->tz);
+	return 0;
+}
+
 int settings_load(struct settings *s, struct err *e)
 {
 	bool send_metrics;
@@ -345,6 +363,8 @@ int settings_load(struct settings *s, struct err *e)
 	/* MSS_SEND_METRICS_TO_API is parsed and ignored, as in Go; still refuse a bad value. */
 	if (get_bool("MSS_PULL_IMAGES", &s->pull_images, e) ||
 	    get_bool("MSS_SEND_METRICS_TO_API", &send_metrics, e))
+		return -1;
+	if (load_tz(s, e))
 		return -1;
 	s->log_debug = get("MSS_LOG_DEBUG");
 	if (load_log_format(s, e))

@@ -56,6 +56,7 @@ struct settings {
 	const char *instance_id; /* MSS_INSTANCE_ID: owner label value */
 	struct pid_gains gains;  /* MSS_KU, MSS_TU, MSS_KP, MSS_KI, MSS_KD, MSS_VEL_SAMPLES */
 	unsigned tick_ms;        /* MSS_TICK_MS: decision period */
+	const char *tz;          /* MSS_TZ: "UTC" or a tz database name, checked to exist */
 	unsigned shutdown_timeout_ms; /* MSS_SHUTDOWN_TIMEOUT (seconds in the environment) */
 	unsigned toy_start_ms;   /* MSS_TOY_START_MS: toy scheduler start delay */
 	unsigned toy_stop_ms;    /* MSS_TOY_STOP_MS: toy scheduler stop delay */

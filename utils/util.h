@@ -20,10 +20,17 @@ char *xstrdup(const char *s); /* NULL in, NULL out */
  * timestamps that leave the process). Only edges call these: the decision gets time passed in. */
 uint64_t util_mono_ms(void);
 uint64_t util_wall_ms(void);
+/* Local time (the process's TZ, which the agent sets from MSS_TZ) of wall_ms as minutes since
+ * Monday 00:00, 0..10079: what schedule floors are written in. */
+int util_week_minute(uint64_t wall_ms);
 
 /* Parse a whole decimal integer / float; no trailing junk, no overflow. Return 0 on success. */
 int util_parse_long(const char *s, long long min, long long max, long long *out);
 int util_parse_double(const char *s, double *out);
+/* Parse a duration into milliseconds: one or more <number><unit> with units ms, s, m, h (decimals
+ * allowed: "250ms", "1.5s", "1m30s", "2h"), or "0". Whole milliseconds, at most max_ms. 0 on
+ * success, -1 otherwise. */
+int util_parse_duration_ms(const char *s, uint64_t max_ms, uint64_t *out);
 
 /* Free a NULL-terminated vector of strings and the strings themselves. */
 void util_strv_free(char **v);

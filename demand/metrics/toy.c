@@ -70,8 +70,11 @@ static void toy_free(struct metric *m)
 	free(m->impl);
 }
 
+static const char *const keys[] = {"toyStart", "toyStep", "toyMax", "toySeed", NULL};
+
 const struct metric_ops metric_toy_ops = {
 	.type = "Toy",
+	.keys = keys,
 	.init = toy_init,
 	.poll = toy_poll,
 	.free = toy_free,

@@ -576,7 +576,8 @@ static void test_app_fields_of_the_wrong_type_or_range(void **state)
 	    {"\"isScalable\":\"yes\"", "apps[0].isScalable: expected a bool, got string"},
 	    {"\"appType\":5", "apps[0].appType: expected a string, got number"},
 	    {"\"ruleType\":\"queue\"",
-	     "apps[0].ruleType: unknown value 'queue' (want Queue, SimpleQueue or Remainder)"},
+	     "apps[0].ruleType: unknown value 'queue' (want Queue, SimpleQueue, Threshold or "
+	     "Remainder)"},
 	    {"\"ruleType\":\"Random\"", "apps[0].ruleType: unknown value 'Random'"},
 	    {"\"ruleType\":1", "apps[0].ruleType: expected a string, got number"},
 	    {"\"ruleType\":\"Queue\"", "apps[0].metricType: required for ruleType Queue"},
@@ -751,18 +752,18 @@ static void test_demo_config_parses_fully(void **state)
 	task_table_free(&tt);
 }
 
-/* Flips when the NSQ metric lands: then HARDCODED loads, and this test must be rewritten to check
- * the loaded table (test_hardcoded_config_matches_go already checks everything else). */
-static void test_hardcoded_config_fails_only_on_the_nsq_metric(void **state)
+/* The NSQ metric exists now: HARDCODED loads whole, with Go's topic and channel. */
+static void test_hardcoded_config_loads_with_the_nsq_metric(void **state)
 {
 	struct settings s = source("HARDCODED");
 	struct task_table tt;
 	struct err e = ERR_INIT;
 	task_table_init(&tt);
-	assert_int_equal(config_load(&s, &tt, &e), -1);
-	assert_int_equal(tt.len, 0);
-	assert_string_equal(e.msg, "MSS_CONFIG=HARDCODED: apps[0].metricType: NSQ is not available "
-	                           "in this build yet");
+	assert_int_equal(config_load(&s, &tt, &e), 0);
+	assert_int_equal(tt.len, 2);
+	assert_string_equal(metric_type(tt.tasks[0]), "NSQ");
+	assert_string_equal(metric_type(tt.tasks[1]), "Null");
+	task_table_free(&tt);
 }
 
 /* Go §3.5.2, every field but the metric (NSQ swapped for Toy until it exists). */
@@ -979,7 +980,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed_json_reports_the_byte_offset),
 	    cmocka_unit_test(test_failure_leaves_the_table_untouched),
 	    cmocka_unit_test(test_demo_config_parses_fully),
-	    cmocka_unit_test(test_hardcoded_config_fails_only_on_the_nsq_metric),
+	    cmocka_unit_test(test_hardcoded_config_loads_with_the_nsq_metric),
 	    cmocka_unit_test(test_hardcoded_config_matches_go),
 	    cmocka_unit_test(test_envvar_source_wraps_errors_with_its_name),
 	    cmocka_unit_test(test_server_source_is_left_to_the_agent),

@@ -105,7 +105,7 @@ static int sum_committed(const struct task_table *tt)
 static size_t run(struct task_table *tt, uint64_t now, struct decision *d)
 {
 	decision_reset(d);
-	return decide(tt, now, d);
+	return decide(tt, now, DECIDE_NO_WALL, d);
 }
 
 /* ---- Go demand/task_test.go, through decide() on a one-task table ---- */
@@ -1302,10 +1302,11 @@ static void test_changes_append_to_the_decision(void **state)
 		snprintf(name, sizeof name, "t%d", i);
 		want_abs(add_task(&tt, name, i % 3, 0, 2, 2), 1);
 	}
-	assert_int_equal(decide(&tt, NOW, &d), 40);
+	assert_int_equal(decide(&tt, NOW, DECIDE_NO_WALL, &d), 40);
 	for (size_t i = 0; i < tt.len; i++)
 		want_abs(tt.tasks[i], 2);
-	assert_int_equal(decide(&tt, NOW + 1, &d), 40); /* appended after the first 40 */
+	/* appended after the first 40 */
+	assert_int_equal(decide(&tt, NOW + 1, DECIDE_NO_WALL, &d), 40);
 	assert_int_equal(d.len, 80);
 	decision_reset(&d);
 	assert_int_equal(d.len, 0);
@@ -1337,7 +1338,7 @@ static void test_empty_table_changes_nothing(void **state)
 	struct decision d;
 	task_table_init(&tt);
 	decision_init(&d);
-	assert_int_equal(decide(&tt, NOW, &d), 0);
+	assert_int_equal(decide(&tt, NOW, DECIDE_NO_WALL, &d), 0);
 	decision_free(&d);
 	task_table_free(&tt);
 }
@@ -1482,7 +1483,7 @@ static void check_one_round(struct rng *g, uint64_t seed)
 	}
 	/* A few rounds with the counters left as they are (a slow scheduler). */
 	for (int round = 0; round < 3; round++) {
-		size_t changed = decide(&tt, NOW + 700u * round, &d);
+		size_t changed = decide(&tt, NOW + 700u * round, DECIDE_NO_WALL, &d);
 		(void)changed;
 		if (!within(&tt, sum_of(&tt, false)))
 			fail_msg("seed %llu: demands over budget", (unsigned long long)seed);
@@ -1538,7 +1539,7 @@ static void test_change_list_matches_demands_moved(void **state)
 		int before[8];
 		for (size_t i = 0; i < tt.len; i++)
 			before[i] = tt.tasks[i]->demand;
-		size_t n = decide(&tt, NOW, &d);
+		size_t n = decide(&tt, NOW, DECIDE_NO_WALL, &d);
 		assert_int_equal(n, d.len);
 		size_t moved = 0;
 		for (size_t i = 0; i < tt.len; i++) {
@@ -1662,7 +1663,8 @@ static void test_decide_is_deterministic(void **state)
 		decision_init(&db);
 		random_table(&g1, &a);
 		random_table(&g2, &b);
-		assert_int_equal(decide(&a, NOW, &da), decide(&b, NOW, &db));
+		assert_int_equal(decide(&a, NOW, DECIDE_NO_WALL, &da),
+		                 decide(&b, NOW, DECIDE_NO_WALL, &db));
 		for (size_t k = 0; k < da.len; k++) {
 			assert_string_equal(da.changes[k].task->name, db.changes[k].task->name);
 			assert_int_equal(da.changes[k].to, db.changes[k].to);

@@ -151,7 +151,7 @@ static void test_table_shows_every_task_and_the_budget(void **state)
 	t->pending_starts = 1;
 	add(&tt, "remainder", 2, 5, 5)->demand = 5;
 	struct monitor *m = monitor_table_new(out);
-	m->ops->send(m, &tt, 0);
+	m->ops->send(m, &tt, 0, 0);
 	fclose(out);
 	assert_non_null(strstr(buf, "budget 9/10"));
 	assert_non_null(strstr(buf, "consumer"));

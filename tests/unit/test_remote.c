@@ -297,7 +297,7 @@ static int decide_remote(struct fixture *f, struct decision *d)
 	for (size_t i = 0; i < f->tt.len; i++)
 		remote_want(f->tt.tasks[i]);
 	decision_reset(d);
-	return (int)decide(&f->tt, 1000000, d);
+	return (int)decide(&f->tt, 1000000, DECIDE_NO_WALL, d);
 }
 
 static void test_remote_demand_is_clamped_to_max_and_min(void **state)
