@@ -49,6 +49,7 @@ void engine_metric_done(struct metric *m, void *arg)
 			log_info("metric", "read recovered", LOG_S("task", t->name),
 				 LOG_S("type", m->ops->type), LOG_D("value", m->value),
 				 LOG_I("errors", m->errors));
+		log_debug("metric", "read", LOG_S("task", t->name), LOG_D("value", m->value));
 		t->reading.value = m->value;
 		t->reading.valid = true;
 		t->reading.at_ms = m->value_at_ms;
