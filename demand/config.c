@@ -1244,6 +1244,89 @@ static const char *metric_type(const struct task *t)
 	return t->metric && t->metric->ops ? t->metric->ops->type : "-";
 }
 
+/* "500ms", "30s", "1m30s", "2h". */
+static void put_duration(FILE *out, uint32_t ms)
+{
+	if (ms == 0) {
+		fputs("0s", out);
+		return;
+	}
+	if (ms % 1000) {
+		fprintf(out, "%ums", ms);
+		return;
+	}
+	uint32_t s = ms / 1000, h = s / 3600, m = s / 60 % 60;
+	if (h)
+		fprintf(out, "%uh", h);
+	if (m)
+		fprintf(out, "%um", m);
+	if (s % 60)
+		fprintf(out, "%us", s % 60);
+}
+
+static void put_direction(FILE *out, const char *name, uint32_t window, uint32_t cooldown, int step,
+                          int pct)
+{
+	fprintf(out, " %s(window ", name);
+	put_duration(out, window);
+	fputs(" cooldown ", out);
+	put_duration(out, cooldown);
+	if (step)
+		fprintf(out, " maxStep %d", step);
+	if (pct)
+		fprintf(out, " maxStep %d%%", pct);
+	fputc(')', out);
+}
+
+/* One line per task with a policy or a Threshold rule, under the table: what --check-config read. */
+static void print_policy(const struct task *t, FILE *out)
+{
+	static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+	const struct policy *p = &t->policy;
+	bool any = p->up_window_ms || p->down_window_ms || p->up_cooldown_ms ||
+	           p->down_cooldown_ms || p->max_step_up || p->max_step_down ||
+	           p->max_step_up_pct || p->max_step_down_pct || p->max_age_ms ||
+	           p->missing != MISSING_HOLD || p->schedule_len;
+	if (t->target.kind == TARGET_THRESHOLD) {
+		const struct threshold *th = &t->target.th;
+		fprintf(out, "threshold %s: above %g for ", t->name, th->upper);
+		put_duration(out, th->up_for_ms);
+		fprintf(out, " +%d, below %g for ", th->up_step, th->lower);
+		put_duration(out, th->down_for_ms);
+		fprintf(out, " -%d, cooldown ", th->down_step);
+		put_duration(out, th->cooldown_ms);
+		fputc('\n', out);
+	}
+	if (!any)
+		return;
+	fprintf(out, "policy %s:", t->name);
+	put_direction(out, "up", p->up_window_ms, p->up_cooldown_ms, p->max_step_up,
+	              p->max_step_up_pct);
+	put_direction(out, "down", p->down_window_ms, p->down_cooldown_ms, p->max_step_down,
+	              p->max_step_down_pct);
+	fputs(" maxAge ", out);
+	if (p->max_age_ms)
+		put_duration(out, p->max_age_ms);
+	else
+		fputs("none", out);
+	if (p->missing == MISSING_FALLBACK)
+		fprintf(out, " onMissing fallback %d", p->fallback);
+	else
+		fprintf(out, " onMissing %s", p->missing == MISSING_MIN ? "min" : "hold");
+	for (int i = 0; i < p->schedule_len; i++) {
+		const struct schedule_window *w = &p->schedule[i];
+		fputs(i ? ", " : " schedule ", out);
+		for (int d = 0, first = 1; d < 7; d++)
+			if (w->days & (1u << d)) {
+				fprintf(out, "%s%s", first ? "" : ",", days[d]);
+				first = 0;
+			}
+		fprintf(out, " %02d:%02d-%02d:%02d min %d", w->from / 60, w->from % 60, w->to / 60,
+		        w->to % 60, w->min);
+	}
+	fputc('\n', out);
+}
+
 void config_print_table(const struct task_table *tt, FILE *out)
 {
 	int wn = 4, wr = 4, wm = 6, wi = 5;
@@ -1274,6 +1357,8 @@ void config_print_table(const struct task_table *tt, FILE *out)
 		}
 		fputs(t->scalable ? "\n" : "  (not scalable)\n", out);
 	}
+	for (size_t i = 0; i < tt->len; i++)
+		print_policy(tt->tasks[i], out);
 	fprintf(out, "budget: maxContainers %d", tt->budget.containers);
 	if (tt->budget.nano_cpus)
 		fprintf(out, ", maxCpus %g", (double)tt->budget.nano_cpus / 1e9);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "demand/config.h"
@@ -282,6 +283,32 @@ static void test_budget_in_cpus_and_memory_is_parsed_and_checked(void **state)
 	task_table_free(&tt);
 }
 
+static void test_check_config_prints_what_it_read_of_policies(void **state)
+{
+	struct task_table tt;
+	expect_ok(2,
+	          "\"ruleType\":\"Threshold\",\"metricType\":\"Toy\",\"threshold\":{\"upper\":100,"
+	          "\"lower\":20,\"upFor\":\"90s\",\"upStep\":2,\"cooldown\":\"1h\"},\"policy\":{"
+	          "\"up\":{\"cooldown\":\"30s\",\"maxStep\":4},\"down\":{\"window\":\"500ms\","
+	          "\"maxStepPercent\":25},\"maxAge\":\"10s\",\"onMissing\":{\"fallback\":2},"
+	          "\"schedule\":[{\"days\":\"mon-fri\",\"from\":\"08:00\",\"to\":\"18:30\","
+	          "\"min\":4}]}",
+	          &tt);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	config_print_table(&tt, out);
+	fclose(out);
+	assert_non_null(strstr(buf, "threshold w: above 100 for 1m30s +2, below 20 for 0s -1, "
+	                            "cooldown 1h\n"));
+	assert_non_null(strstr(buf,
+	                       "policy w: up(window 0s cooldown 30s maxStep 4) down(window "
+	                       "500ms cooldown 0s maxStep 25%) maxAge 10s onMissing fallback 2 "
+	                       "schedule mon,tue,wed,thu,fri 08:00-18:30 min 4\n"));
+	free(buf);
+	task_table_free(&tt);
+}
+
 /* ---- the Threshold rule ---- */
 
 static struct target threshold(double upper, double lower, uint32_t up_for, uint32_t down_for,
@@ -479,6 +506,7 @@ int main(void)
 	    cmocka_unit_test(test_versions_other_than_1_and_2_are_refused),
 	    cmocka_unit_test(test_threshold_rule_parses_and_checks_its_bounds),
 	    cmocka_unit_test(test_budget_in_cpus_and_memory_is_parsed_and_checked),
+	    cmocka_unit_test(test_check_config_prints_what_it_read_of_policies),
 	    cmocka_unit_test(test_threshold_steps_up_after_the_metric_stays_above_for_the_period),
 	    cmocka_unit_test(test_threshold_step_stands_through_its_cooldown),
 	    cmocka_unit_test(test_threshold_steps_down_below_the_lower_bound_and_holds_between),
