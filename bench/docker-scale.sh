@@ -20,7 +20,8 @@ STOP_KS=${BENCH_STOP_KS:-8 16 32 64 N}
 CONCS=${BENCH_CONCURRENCIES:-4 8 16 32 64}
 IDLE_S=${BENCH_IDLE_S:-60}
 OUT=${BENCH_OUT:-$ROOT/bench/results}
-DEFAULT_CONC=16 # MSS_DOCKER_CONCURRENCY's default in utils/settings.c
+# MSS_DOCKER_CONCURRENCY's default, read from the settings table so the two cannot disagree
+DEFAULT_CONC=$(sed -n 's/.*{"MSS_DOCKER_CONCURRENCY", "\([0-9]*\)".*/\1/p' "$ROOT/utils/settings.c")
 CLIENT="$ROOT/build/bench/docker-client"
 OWNER_LABEL=com.microscaling.owner=default
 

@@ -14,6 +14,7 @@
 #include "../utils/util.h"
 
 static void act(struct agent *a, enum shutdown_action action);
+static void on_tick(uv_timer_t *timer);
 
 /* ---- start-up ---------------------------------------------------------------------------- */
 
@@ -31,6 +32,10 @@ static void init_demand(struct agent *a)
 			 LOG_I("demand", t->demand));
 	}
 	a->started = true;
+	/* The first decision now, not a tick later: the backend has just seen the engine. (From
+	 * the loop, not from inside the backend's callback that brought us here.) */
+	if (!a->closing)
+		uv_timer_start(&a->tick_timer, on_tick, 0, a->settings->tick_ms);
 }
 
 static void check_idle(struct agent *a)

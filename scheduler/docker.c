@@ -315,6 +315,11 @@ struct docker {
 
 	struct dk_container *containers;
 	unsigned in_flight;      /* container operations on the wire */
+	uv_timer_t kick_timer;   /* a freed slot is refilled at once, not at the next tick */
+	unsigned start_window;   /* creates in flight allowed now: 1 after (re)connecting, +1 per
+				  * container started, up to concurrency (a lone create is served
+				  * fastest, so the first container comes up soonest) */
+	bool kick_pending;
 	uint64_t seq;
 	int list_phase;          /* 0: listing by owner label; 1: by the Go program's label */
 	/* A list is a snapshot taken at some point after it was asked for. What a reply or an
@@ -498,12 +503,39 @@ static void link_down(struct docker *dk, const char *why);
 
 /* ---- removing ---------------------------------------------------------------------------- */
 
+/* Stops and removals mostly wait (the grace period, the engine's teardown): they get more slots
+ * than creates, which keep the engine busy. */
+#define DOCKER_STOP_SLOTS_FACTOR 4
+
+static unsigned stop_slots(const struct docker *dk)
+{
+	return dk->concurrency * DOCKER_STOP_SLOTS_FACTOR;
+}
+
+static void on_kick(uv_timer_t *timer)
+{
+	struct docker *dk = timer->data;
+	dk->kick_pending = false;
+	dk_sync(dk->s);
+}
+
+/* An operation ended: its slot is free. Sync again from the loop (never from inside the reply,
+ * which may be inside another sync), coalesced with other replies of the same turn. */
+static void op_done(struct docker *dk)
+{
+	dk->in_flight--;
+	if (dk->kick_pending || dk->closing)
+		return;
+	dk->kick_pending = true;
+	uv_timer_start(&dk->kick_timer, on_kick, 0, 0);
+}
+
 static void on_removed(struct http_req *r, const struct http_response *res, void *arg)
 {
 	struct dk_container *c = arg;
 	struct docker *dk = c->dk;
 	c->req = NULL;
-	dk->in_flight--;
+	op_done(dk);
 	if (res->result == HTTP_CANCELLED) {
 		if (!dk->closing)
 			set_state(c, DK_DEAD);
@@ -548,7 +580,7 @@ static void on_stopped(struct http_req *r, const struct http_response *res, void
 	struct dk_container *c = arg;
 	struct docker *dk = c->dk;
 	c->req = NULL;
-	dk->in_flight--;
+	op_done(dk);
 	if (res->result == HTTP_CANCELLED) {
 		if (!dk->closing)
 			set_state(c, DK_RUNNING);
@@ -610,7 +642,7 @@ static void on_started(struct http_req *r, const struct http_response *res, void
 	struct dk_container *c = arg;
 	struct docker *dk = c->dk;
 	c->req = NULL;
-	dk->in_flight--;
+	op_done(dk);
 	if (res->result == HTTP_CANCELLED) {
 		if (!dk->closing)
 			set_state(c, DK_DEAD); /* we do not know: remove it */
@@ -623,6 +655,8 @@ static void on_started(struct http_req *r, const struct http_response *res, void
 		if (c->task) {
 			c->task->stats.started++;
 			backoff_reset(&dkt(c->task)->bo);
+			if (dk->start_window < dk->concurrency)
+				dk->start_window++;
 			dkt(c->task)->last_error[0] = '\0';
 		}
 		if (dk->forcing || !c->task)
@@ -643,7 +677,7 @@ static void on_created(struct http_req *r, const struct http_response *res, void
 	struct dk_container *c = arg;
 	struct docker *dk = c->dk;
 	c->req = NULL;
-	dk->in_flight--;
+	op_done(dk);
 	struct err e = ERR_INIT;
 	if (res->result == HTTP_CANCELLED) {
 		/* The engine may still create it: the next list (reconcile) finds and removes it. */
@@ -1189,6 +1223,7 @@ static void on_retry(uv_timer_t *timer)
 
 static void link_down(struct docker *dk, const char *why)
 {
+	dk->start_window = 1; /* an engine coming back is probed gently again */
 	if (dk->closing || dk->link == LINK_DOWN)
 		return;
 	link_error(dk, why);
@@ -1281,13 +1316,13 @@ static int dk_start(struct scheduler *s, struct err *e)
 	snprintf(dk->owner, sizeof dk->owner, "%s",
 		 st && st->instance_id && *st->instance_id ? st->instance_id : "default");
 	dk->adopt_legacy = strcmp(dk->owner, "default") == 0;
-	dk->concurrency = st && st->docker_concurrency ? st->docker_concurrency : 16;
+	dk->concurrency = st && st->docker_concurrency ? st->docker_concurrency : 32;
 	dk->reconcile_ms = st && st->reconcile_ms ? st->reconcile_ms : 30000;
 	dk->pull = st ? st->pull_images : false;
 	/* Our own client: the event stream holds a connection for good, and container operations
 	 * are capped by MSS_DOCKER_CONCURRENCY, not by other users of HTTP. */
 	dk->http = http_new(s->loop, &(struct http_options){
-		.max_in_flight = dk->concurrency + 4, .timeout_ms = 60000,
+		.max_in_flight = dk->concurrency * DOCKER_STOP_SLOTS_FACTOR + 4, .timeout_ms = 60000,
 		.user_agent = "microscaler/" MSS_VERSION});
 	if (!dk->http) {
 		free(dk);
@@ -1296,9 +1331,12 @@ static int dk_start(struct scheduler *s, struct err *e)
 	backoff_init(&dk->link_bo, 200, 10000, 2, 25, util_wall_ms());
 	uv_timer_init(s->loop, &dk->retry_timer);
 	uv_timer_init(s->loop, &dk->reconcile_timer);
+	uv_timer_init(s->loop, &dk->kick_timer);
+	dk->kick_timer.data = dk;
 	dk->retry_timer.data = dk;
 	dk->reconcile_timer.data = dk;
-	dk->handles = 2;
+	dk->handles = 3;
+	dk->start_window = 1;
 	s->impl = dk;
 	uv_timer_start(&dk->reconcile_timer, on_reconcile, dk->reconcile_ms, dk->reconcile_ms);
 	log_info("docker", "connecting", LOG_S("host", st && st->docker_host ? st->docker_host : ""),
@@ -1325,14 +1363,14 @@ static void dk_sync(struct scheduler *s)
 	struct task_table *tt = s->tasks;
 	/* Leftovers first (exited, created-never-started), then stops, then starts: capacity is
 	 * released before anything new is asked for. */
-	for (struct dk_container *c = dk->containers; c && dk->in_flight < dk->concurrency;
+	for (struct dk_container *c = dk->containers; c && dk->in_flight < stop_slots(dk);
 	     c = c->next)
 		if (c->state == DK_DEAD && !c->req)
 			remove_container(dk, c);
-	for (size_t i = 0; i < tt->len && dk->in_flight < dk->concurrency; i++) {
+	for (size_t i = 0; i < tt->len && dk->in_flight < stop_slots(dk); i++) {
 		struct task *t = tt->tasks[i];
 		int excess = t->requested - t->demand;
-		while (excess-- > 0 && dk->in_flight < dk->concurrency) {
+		while (excess-- > 0 && dk->in_flight < stop_slots(dk)) {
 			/* One waiting for the engine's restart goes first: nothing runs in it, and
 			 * the engine's backoff may be a minute. */
 			struct dk_container *c = newest_in(dk, t, DK_EXITED);
@@ -1347,6 +1385,10 @@ static void dk_sync(struct scheduler *s)
 		}
 	}
 	uint64_t now = util_mono_ms();
+	unsigned starting = 0; /* counted from the map, so it can never drift */
+	for (struct dk_container *c = dk->containers; c; c = c->next)
+		if ((c->state == DK_CREATING || c->state == DK_STARTING) && c->req)
+			starting++;
 	size_t *order = xmalloc((tt->len ? tt->len : 1) * sizeof *order);
 	task_table_by_priority(tt, order, false);
 	for (size_t k = 0; k < tt->len && dk->in_flight < dk->concurrency; k++) {
@@ -1355,8 +1397,11 @@ static void dk_sync(struct scheduler *s)
 		if (x->pulling || now < x->retry_at_ms)
 			continue;
 		int missing = t->demand - t->requested;
-		while (missing-- > 0 && dk->in_flight < dk->concurrency)
+		while (missing-- > 0 && dk->in_flight < dk->concurrency &&
+		       starting < dk->start_window) {
 			start_container(dk, t);
+			starting++;
+		}
 	}
 	free(order);
 	recount(dk);
@@ -1420,6 +1465,8 @@ static void dk_close(struct scheduler *s, void (*done)(struct scheduler *s))
 	uv_timer_stop(&dk->reconcile_timer);
 	uv_close((uv_handle_t *)&dk->retry_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&dk->reconcile_timer, on_timer_closed);
+	uv_timer_stop(&dk->kick_timer);
+	uv_close((uv_handle_t *)&dk->kick_timer, on_timer_closed);
 	http_close(dk->http, on_http_closed, dk);
 }
 

@@ -38,7 +38,7 @@ const struct setting_def settings_defs[] = {
     {"DOCKER_TLS_VERIFY", "", "non-empty: https to the engine, verifying its certificate"},
     {"DOCKER_CERT_PATH", "", "directory with ca.pem, cert.pem and key.pem for engine TLS"},
     {"DOCKER_API_VERSION", "", "engine API version to use, e.g. 1.41; empty: negotiate"},
-    {"MSS_DOCKER_CONCURRENCY", "16", "docker: container operations in flight at once (1-256)"},
+    {"MSS_DOCKER_CONCURRENCY", "32", "docker: container operations in flight at once (1-256)"},
     {"MSS_RECONCILE_S", "30", "docker, swarm: seconds between full re-reads (1-3600)"},
     {"MSS_MARATHON_API", "http://localhost:8080", "Marathon base URL, a path prefix allowed"},
     {"MSS_MARATHON_USER", "", "marathon: basic auth user name (with MSS_MARATHON_PASSWORD)"},

@@ -378,17 +378,37 @@ static void test_create_answered_after_the_demand_dropped_is_removed_unstarted(v
 	struct task *t = add_task(f, "web", 0);
 	start(f);
 	f->auto_sync = true;
+	t->demand = 1; /* one started container opens the create window to two */
+	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
 	f->fd.hold[FD_CREATE] = true;
-	t->demand = 2;
+	t->demand = 3;
 	RUN_UNTIL(f, f->fd.held[FD_CREATE] == 2);
-	t->demand = 1; /* one of the two is no longer wanted (a drain: both) */
+	t->demand = 2; /* one of the two is no longer wanted (a drain: both) */
 	f->fd.hold[FD_CREATE] = false;
 	fd_release(&f->fd, FD_CREATE);
-	RUN_UNTIL(f, t->running == 1 && !task_settling(t));
-	assert_int_equal(f->fd.requests[FD_START], 1);
+	RUN_UNTIL(f, t->running == 2 && !task_settling(t));
+	assert_int_equal(f->fd.requests[FD_START], 2);
 	assert_int_equal(f->fd.requests[FD_STOP], 0); /* nothing ran only to be stopped */
 	assert_int_equal(f->fd.deleted_ids, 1);
-	assert_int_equal(fd_count(&f->fd, NULL), 1);
+	assert_int_equal(fd_count(&f->fd, NULL), 2);
+}
+
+/* Creates start one at a time and widen by one per container started: a lone create is served
+ * fastest, so the first container runs soonest; the window then grows to the cap. */
+static void test_creates_start_one_at_a_time_and_widen_per_container_started(void **state)
+{
+	struct fx *f = *state;
+	struct task *t = add_task(f, "web", 0);
+	start(f);
+	f->auto_sync = true;
+	f->fd.hold[FD_CREATE] = true;
+	t->demand = 6;
+	run_for(f, 50);
+	assert_int_equal(f->fd.held[FD_CREATE], 1);
+	f->fd.hold[FD_CREATE] = false;
+	fd_release(&f->fd, FD_CREATE);
+	RUN_UNTIL(f, t->running == 6 && !task_settling(t));
+	assert_int_equal(f->fd.requests[FD_CREATE], 6);
 }
 
 /* An owned container of a task the config does not have is left alone and reported once, not at
@@ -430,6 +450,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN); /* the fake engine may write to a connection curl closed */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_container_of_an_unknown_task_is_reported_once_and_never_touched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_creates_start_one_at_a_time_and_widen_per_container_started, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopts_owned_containers_and_scales_to_demand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_reached_inside_an_event_closes_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_lost_while_connecting_keeps_one_event_stream, setup, teardown),

@@ -333,16 +333,20 @@ static void test_remote_demand_is_held_to_the_budget_by_priority(void **state)
 	         "{\"app\":\"worker\",\"demandCount\":6}]}}",
 	      &p);
 	decide_remote(f, &d);
-	/* 6 free in a budget of 10: web (priority 1) takes it first, the worker gets nothing more.
-	 * (These are Remainder tasks, which take only what is free: they do not steal.) */
+	/* 6 free in a budget of 10: web (priority 1) takes them, and the server's demand being a
+	 * decision by priority, it also takes 1 from the worker (priority 2), usable once gone. */
 	assert_int_equal(f->web->demand, 7);
-	assert_int_equal(f->worker->demand, 3);
-	steady(f->web, 7);
+	assert_int_equal(f->worker->demand, 2);
+	steady(f->worker, 2);
+	decide_remote(f, &d);
+	assert_int_equal(f->web->demand, 8);
+	assert_int_equal(f->worker->demand, 2); /* wants 6, but nothing is free */
+	steady(f->web, 8);
 	/* The server lowers web: the worker grows into what web gives back, once it is gone. */
 	parse(f, "{\"demand\":{\"tasks\":[{\"app\":\"web\",\"demandCount\":2}]}}", &p);
 	decide_remote(f, &d);
 	assert_int_equal(f->web->demand, 2);
-	assert_int_equal(f->worker->demand, 3);
+	assert_int_equal(f->worker->demand, 2); /* web's 6 are still there until stopped */
 	steady(f->web, 2);
 	decide_remote(f, &d);
 	assert_int_equal(f->worker->demand, 6);

@@ -417,7 +417,7 @@ static void test_docker_settings_defaults_and_cli_rules(void **state)
 	load_ok(&s);
 	assert_false(s.docker_tls_verify);
 	assert_string_equal(s.docker_api_version, "");
-	assert_int_equal(s.docker_concurrency, 16);
+	assert_int_equal(s.docker_concurrency, 32);
 	assert_int_equal(s.reconcile_ms, 30000);
 	setenv("DOCKER_TLS_VERIFY", "0", 1); /* the Docker CLI: any non-empty value verifies */
 	setenv("DOCKER_API_VERSION", "1.41", 1);
