@@ -9,6 +9,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "lwsctx.h"
 #include "util.h"
 
 #define WS_DEFAULT_MAX_MESSAGE (1u << 20)
@@ -34,7 +35,8 @@ enum ws_state {
 
 struct ws {
 	uv_loop_t *loop;             /* borrowed */
-	struct lws_context *ctx;     /* NULLed by lws when the second destroy frees it */
+	struct lwsctx *lws;          /* shared (borrowed) or our own (own_lws) */
+	struct lws_vhost *vhost;     /* the client vhost on it; freed with the context */
 	struct lws_protocols protocols[2];
 	lws_retry_bo_t keepalive;    /* lws keeps a pointer to it per connection */
 	char *auth;                  /* "Bearer <token>", or NULL */
@@ -72,7 +74,9 @@ struct ws {
 	bool ever_connected;
 	bool outage_logged;          /* this outage has had its one log line */
 	bool closing;
-	bool destroyed_once;
+	bool closed;                 /* finish_close ran */
+	bool own_lws;
+	bool holding;                /* holds the shared context while the last frame goes out */
 	bool rx_in_message, rx_discard;
 	bool tx_pending;
 
@@ -187,27 +191,6 @@ void ws_url_hostport(const struct ws_url *u, char *buf, size_t len)
 		snprintf(buf, len, "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
 }
 
-/* ---- lws's own log --------------------------------------------------------------------- */
-
-/* lws logs through one process-wide hook with no user pointer. Its lines go to our log at debug
- * level (component "lws"); the last error is kept because lws puts the real reason for a TLS
- * failure only there, and our one "cannot connect" line quotes it. */
-static char lws_last_error[200];
-
-static void on_lws_log(int level, const char *line)
-{
-	size_t n = strlen(line);
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-		n--;
-	if (level & (LLL_ERR | LLL_WARN))
-		snprintf(lws_last_error, sizeof lws_last_error, "%.*s", (int)n, line);
-	if (log_enabled(LOG_DEBUG, "lws")) {
-		char buf[512];
-		snprintf(buf, sizeof buf, "%.*s", (int)n, line);
-		log_debug("lws", "lws", LOG_S("line", buf));
-	}
-}
-
 /* ---- connection state ---------------------------------------------------------------------- */
 
 static void attempt(struct ws *w);
@@ -243,9 +226,10 @@ static void attempt_failed(struct ws *w, const char *why)
 		w->down_since_ms = util_mono_ms();
 		log_warn("ws", "cannot connect to the API server, retrying with backoff",
 			 LOG_S("url_host", w->hostport), LOG_S("path", w->url.path),
-			 LOG_S("error", why), LOG_S("detail", lws_last_error));
+			 LOG_S("error", why), LOG_S("detail", lwsctx_last_error()));
 	} else {
-		log_debug("ws", "connect failed", LOG_S("error", why), LOG_S("detail", lws_last_error),
+		log_debug("ws", "connect failed", LOG_S("error", why),
+			  LOG_S("detail", lwsctx_last_error()),
 			  LOG_I("failures", w->failures));
 	}
 	schedule_retry(w);
@@ -300,7 +284,7 @@ static void connected(struct ws *w, struct lws *wsi)
 	w->ever_connected = true;
 	w->outage_logged = false;
 	w->failures = 0;
-	lws_last_error[0] = '\0';
+	lwsctx_clear_error();
 	if (w->on_link)
 		w->on_link(true, w->arg);
 }
@@ -309,7 +293,8 @@ static void connect_now(struct ws *w)
 {
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof ci);
-	ci.context = w->ctx;
+	ci.context = lwsctx_context(w->lws);
+	ci.vhost = w->vhost;
 	ci.address = w->address;
 	ci.port = w->url.port;
 	ci.path = w->url.path;
@@ -328,7 +313,7 @@ static void connect_now(struct ws *w)
 	}
 	w->state = WS_CONNECTING;
 	uintptr_t gen = w->gen;
-	lws_last_error[0] = '\0';
+	lwsctx_clear_error();
 	struct lws *wsi = lws_client_connect_via_info(&ci);
 	/* NULL with no callback (e.g. no socket): still this attempt's end. A callback may already
 	 * have ended it (and moved on), which gen tells. */
@@ -492,8 +477,8 @@ static bool current(struct ws *w, struct lws *wsi)
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		  size_t len)
 {
-	struct lws_context *ctx = lws_get_context(wsi);
-	struct ws *w = ctx ? lws_context_user(ctx) : NULL;
+	struct lws_vhost *vh = lws_get_vhost(wsi);
+	struct ws *w = vh ? lws_get_vhost_user(vh) : NULL;
 	if (!w)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	int rc = 0;
@@ -567,6 +552,58 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
+/* The client's vhost: no listener, our one protocol, TLS settings for wss, no proxy. */
+static void vhost_info(struct ws *w, struct lws_context_creation_info *vi)
+{
+	memset(vi, 0, sizeof *vi);
+	vi->vhost_name = "microscaler-ws";
+	vi->port = CONTEXT_PORT_NO_LISTEN;
+	vi->protocols = w->protocols;
+	vi->user = w;
+	vi->options = LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
+	if (w->url.tls) {
+		vi->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		if (w->ca_file) {
+			vi->options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+			vi->client_ssl_ca_filepath = w->ca_file;
+		}
+	}
+	/* An empty proxy address switches off lws's own reading of http_proxy, which has no
+	 * no_proxy and would send even ws://127.0.0.1 to the proxy. (lws complains that "" has no
+	 * port, and then uses no proxy: the port must stay 0, lws proxies whenever it is set.) */
+	vi->http_proxy_address = "";
+	vi->http_proxy_port = 0;
+}
+
+/* On a shared context a vhost of our own; otherwise a context of our own made with it. */
+static int attach(struct ws *w, struct lwsctx *shared, struct err *e)
+{
+	struct lws_context_creation_info vi;
+	vhost_info(w, &vi);
+	lwsctx_clear_error();
+	if (shared) {
+		w->lws = shared;
+		if (w->url.tls && !lwsctx_tls(shared))
+			return err_set(e, "websocket: wss needs a libwebsockets context with TLS");
+		w->vhost = lws_create_vhost(lwsctx_context(shared), &vi);
+	} else {
+		/* One connection: a small fd table instead of one sized from `ulimit -n`. */
+		w->lws = lwsctx_new_single(w->loop, &vi,
+					   &(struct lwsctx_options){.tls = w->url.tls, .fd_limit = 64},
+					   e);
+		if (!w->lws)
+			return err_wrap(e, "websocket");
+		w->own_lws = true;
+		w->vhost = lws_get_vhost_by_name(lwsctx_context(w->lws), vi.vhost_name);
+	}
+	if (strstr(lwsctx_last_error(), "http_proxy"))
+		lwsctx_clear_error();
+	if (!w->vhost) /* only a shared context can get here: its owner closes it */
+		return err_set(e, "websocket: cannot create the client vhost (%s)",
+			       lwsctx_last_error());
+	return 0;
+}
+
 struct ws *ws_new(uv_loop_t *loop, const struct ws_options *o, struct err *e)
 {
 	struct ws *w = xcalloc(1, sizeof *w);
@@ -597,48 +634,8 @@ struct ws *ws_new(uv_loop_t *loop, const struct ws_options *o, struct err *e)
 	    .rx_buffer_size = WS_RX_CHUNK,
 	};
 
-	int lvl = LLL_ERR | LLL_WARN;
-	if (log_enabled(LOG_DEBUG, "lws"))
-		lvl |= LLL_NOTICE | LLL_INFO;
-	lws_set_log_level(lvl, on_lws_log);
-
-	void *loops[1] = {loop};
-	struct lws_context_creation_info info;
-	memset(&info, 0, sizeof info);
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = w->protocols;
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
-	/* TLS costs ~4 MB of RSS (the system CA store alone 1.3 MB): only for wss. */
-	if (w->url.tls) {
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		if (w->ca_file) {
-			info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-			info.client_ssl_ca_filepath = w->ca_file;
-		}
-	}
-	info.foreign_loops = loops;
-	info.pcontext = &w->ctx;
-	info.user = w;
-	info.timeout_secs = WS_HANDSHAKE_TIMEOUT_S;
-	info.connect_timeout_secs = WS_HANDSHAKE_TIMEOUT_S;
-	/* One connection: a small fd table instead of one sized from `ulimit -n`. */
-	info.fd_limit_per_thread = 64;
-	/* An empty proxy address switches off lws's own reading of http_proxy, which has no
-	 * no_proxy and would send even ws://127.0.0.1 to the proxy. (lws complains that "" has no
-	 * port, and then uses no proxy: the port must stay 0, lws proxies whenever it is set.) */
-	info.http_proxy_address = "";
-	info.http_proxy_port = 0;
-	w->ctx = lws_create_context(&info);
-	if (strstr(lws_last_error, "http_proxy"))
-		lws_last_error[0] = '\0';
-	if (!w->ctx) {
-		err_set(e, "websocket: cannot create the libwebsockets context (%s)",
-			lws_last_error[0] ? lws_last_error : "is libwebsockets-evlib-uv installed?");
-		free(w->auth);
-		free(w->ca_file);
-		free(w);
-		return NULL;
-	}
+	if (attach(w, o->lws, e) != 0)
+		goto fail;
 	uv_timer_init(loop, &w->retry_timer);
 	uv_timer_init(loop, &w->flush_timer);
 	if (w->insecure && w->url.tls)
@@ -646,6 +643,11 @@ struct ws *ws_new(uv_loop_t *loop, const struct ws_options *o, struct err *e)
 			       "tests only, anyone on the path can impersonate the server",
 			 LOG_S("url_host", w->hostport));
 	return w;
+fail:
+	free(w->auth);
+	free(w->ca_file);
+	free(w);
+	return NULL;
 }
 
 void ws_start(struct ws *w)
@@ -686,21 +688,27 @@ bool ws_connected(const struct ws *w)
 
 static void finish_close(struct ws *w)
 {
-	if (w->destroyed_once)
+	if (w->closed)
 		return;
-	if (w->in_callback) { /* never destroy the context from inside its own callback */
+	if (w->in_callback) { /* never close from inside an lws callback */
 		uv_timer_start(&w->flush_timer, on_flush_timer, 0, 0);
 		return;
 	}
-	w->destroyed_once = true;
+	w->closed = true;
 	w->state = WS_CLOSED;
-	/* The first destroy closes the connection (CLIENT_CLOSED runs inside it; `closing` keeps
-	 * it from reconnecting) and lws's uv handles; the loop then drains them. */
-	lws_context_destroy(w->ctx);
 	uv_timer_stop(&w->retry_timer);
 	uv_timer_stop(&w->flush_timer);
 	uv_close((uv_handle_t *)&w->retry_timer, NULL);
 	uv_close((uv_handle_t *)&w->flush_timer, NULL);
+	/* Our own context: its first destroy closes the connection (CLIENT_CLOSED runs inside it;
+	 * `closing` keeps it from reconnecting). A shared one: its owner destroys it, we only stop
+	 * holding it. */
+	if (w->own_lws)
+		lwsctx_close(w->lws);
+	else if (w->holding) {
+		w->holding = false;
+		lwsctx_release(w->lws);
+	}
 }
 
 void ws_close(struct ws *w)
@@ -712,6 +720,10 @@ void ws_close(struct ws *w)
 	if (w->resolving)
 		uv_cancel((uv_req_t *)&w->resolve); /* if it already runs, on_resolved sees closing */
 	if (w->state == WS_CONNECTED && w->tx_pending) {
+		if (!w->own_lws) {
+			w->holding = true;
+			lwsctx_hold(w->lws);
+		}
 		uv_timer_start(&w->flush_timer, on_flush_timer, WS_FLUSH_MS, 0);
 		return;
 	}
@@ -722,8 +734,10 @@ void ws_free(struct ws *w)
 {
 	if (!w)
 		return;
-	if (w->ctx) /* the second destroy frees the context and NULLs w->ctx */
-		lws_context_destroy(w->ctx);
+	/* lws calls our callback during the second destroy: a shared context must be freed by its
+	 * owner before this; our own is freed here, before the memory its callbacks reach. */
+	if (w->own_lws)
+		lwsctx_free(w->lws);
 	free(w->rx);
 	free(w->tx);
 	free(w->auth);

@@ -17,9 +17,12 @@
  *   ws_start(w);                       // connects, and reconnects forever
  *   ws_send_text(w, frame, len);       // 0 queued, -1 link down (dropped)
  *   ...
- *   ws_close(w);                       // inside the loop: the first lws destroy
+ *   ws_close(w);                       // inside the loop: our own context's first destroy
  *   uv_run(loop, UV_RUN_DEFAULT);      // drain: lws closes its handles
- *   ws_free(w);                        // the second destroy, then free; before uv_loop_close
+ *   ws_free(w);                        // its second destroy, then free; before uv_loop_close
+ *
+ * With .lws = a shared context (utils/lwsctx.h), ws only adds its client vhost to it; the
+ * context's owner destroys it after ws_close and frees it before ws_free.
  *
  * Guarantees:
  * - At most one connection attempt is in flight, and a failed one (refused, DNS, TLS, no answer
@@ -35,6 +38,7 @@
  */
 
 struct ws;
+struct lwsctx;
 
 /* MSS_API_ADDRESS, parsed. Go form host[:port] means ws://host[:port]/ (Go prefixed "ws://"). */
 struct ws_url {
@@ -70,6 +74,9 @@ struct ws_options {
 				    * many without any sign of life; 0: 20 */
 	uint32_t backoff_min_ms;   /* 0: 200 */
 	uint32_t backoff_max_ms;   /* 0: 10000 */
+	struct lwsctx *lws;        /* the loop's shared lws context, to add our client vhost to
+				    * (borrowed; freed after ws_close, before ws_free); needs TLS
+				    * for wss. NULL: a context of our own */
 	ws_message_fn on_message;  /* may be NULL */
 	ws_link_fn on_link;        /* may be NULL */
 	void *arg;                 /* passed to both; not touched */
@@ -77,9 +84,9 @@ struct ws_options {
 
 #define WS_STABLE_MS 500
 
-/* Create the lws context on `loop` (borrowed; must outlive the client). Initialises TLS only for
- * wss. Nothing connects until ws_start. NULL with e when lws cannot make a context (e.g. the
- * libwebsockets-evlib-uv plugin is missing). */
+/* Add the client's vhost to o->lws, or create a context of our own on `loop` (borrowed; must
+ * outlive the client; TLS initialised only for wss). Nothing connects until ws_start. NULL with e
+ * when lws cannot make the context or vhost (e.g. the libwebsockets-evlib-uv plugin is missing). */
 struct ws *ws_new(uv_loop_t *loop, const struct ws_options *o, struct err *e);
 /* Begin connecting; reconnects forever until ws_close. */
 void ws_start(struct ws *w);
@@ -89,12 +96,14 @@ int ws_send_text(struct ws *w, const char *buf, size_t len);
 bool ws_connected(const struct ws *w);
 
 /* Stop reconnecting and close. A frame still pending on an open connection gets up to
- * WS_FLUSH_MS to go out first (the final counts at exit); then lws's first destroy runs. The loop
- * must then run until it is empty before ws_free. Idempotent. */
+ * WS_FLUSH_MS to go out first (the final counts at exit): a shared context is held that long.
+ * Then our own context's first destroy runs (a shared one's owner destroys it: the connection
+ * closes then). The loop must then run until it is empty before ws_free. Idempotent. */
 void ws_close(struct ws *w);
 #define WS_FLUSH_MS 300
-/* The second lws destroy and the memory. Call after the loop drained (uv_run returned), before
- * uv_loop_close. NULL is ignored. */
+/* Our own context's second destroy, and the memory. Call after the loop drained (uv_run
+ * returned), before uv_loop_close, and after a shared context was freed (lws calls our callback
+ * until then). NULL is ignored. */
 void ws_free(struct ws *w);
 
 struct ws_stats {
