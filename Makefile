@@ -20,7 +20,7 @@ LDLIBS  += $(PKG_LIBS) -lm
 # Every .c under the module folders is part of the library; cmd/main.c is the program.
 LIB_SRC  := $(filter-out cmd/main.c,$(sort $(wildcard cmd/*.c demand/*.c demand/metrics/*.c \
 	     scheduler/*.c monitor/*.c utils/*.c)))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/monitor/dashboard_html.o
 LIB      := $(BUILD)/libmicroscaler.a
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -47,6 +47,19 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The dashboard page, embedded in the binary as a byte array: no build step beyond od and sed.
+$(BUILD)/monitor/dashboard_html.c: monitor/dashboard.html
+	@mkdir -p $(@D)
+	{ echo '/* Generated from monitor/dashboard.html by the Makefile. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char api_dashboard_html[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; \
+	  echo 'const size_t api_dashboard_html_len = sizeof api_dashboard_html - 1;'; } >$@
+
+$(BUILD)/monitor/dashboard_html.o: $(BUILD)/monitor/dashboard_html.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)

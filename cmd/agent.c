@@ -8,8 +8,10 @@
 
 #include "../demand/config.h"
 #include "../demand/metric.h"
+#include "../monitor/httpd.h"
 #include "../utils/http.h"
 #include "../utils/log.h"
+#include "../utils/lwsctx.h"
 #include "../utils/settings.h"
 #include "../utils/util.h"
 
@@ -61,6 +63,9 @@ static void on_counts(struct scheduler *s, struct task *t)
 
 static void sync_now(struct agent *a)
 {
+	/* Dry-run holds back scaling, never the drain. */
+	if (a->dry_run && a->shutdown.state == SHUTDOWN_RUNNING)
+		return;
 	if (a->sched && a->sched->impl && !a->closing && a->started)
 		a->sched->ops->sync(a->sched);
 }
@@ -84,11 +89,16 @@ static void wake(struct agent *a)
 static void on_demand(struct engine *e, const struct decision *d)
 {
 	struct agent *a = e->core;
+	uint64_t wall = util_wall_ms();
 	for (size_t i = 0; i < d->len; i++) {
 		const struct change *c = &d->changes[i];
 		log_info("scaler", "scale", LOG_S("task", c->task->name), LOG_I("from", c->from),
-			 LOG_I("to", c->to), LOG_S("reason", c->reason));
+			 LOG_I("to", c->to), LOG_S("reason", c->reason), LOG_B("dry_run", a->dry_run));
+		if (a->httpd) /* the events' only reader */
+			events_scale(&a->events, c, a->dry_run ? "dry-run" : "requested", wall);
 	}
+	if (d->len && !a->dry_run)
+		telemetry_decision(&a->tel, uv_hrtime());
 	wake(a);
 }
 
@@ -111,6 +121,14 @@ static void drop_retired(struct agent *a)
 static void on_tick(uv_timer_t *timer)
 {
 	struct agent *a = container_of(timer, struct agent, tick_timer);
+	/* libuv re-arms a repeating timer from the loop time of the run before: how much later
+	 * than that plus the period this run comes is the loop's lag. */
+	uint64_t now = uv_hrtime() / 1000000;
+	if (a->tick_loop_ms)
+		telemetry_tick_lag(&a->tel, (double)((int64_t)now - (int64_t)a->tick_loop_ms -
+						     (int64_t)a->settings->tick_ms) /
+						1000.0);
+	a->tick_loop_ms = uv_now(a->loop);
 	a->ticks++;
 	if (!a->started)
 		return;
@@ -127,6 +145,8 @@ static void on_monitor(uv_timer_t *timer)
 {
 	struct agent *a = container_of(timer, struct agent, monitor_timer);
 	monitor_list_send(&a->monitors, &a->tasks, util_mono_ms(), util_wall_ms());
+	if (a->httpd)
+		events_observe(&a->events, &a->tasks, util_wall_ms());
 }
 
 /* ---- shutdown ---------------------------------------------------------------------------- */
@@ -206,6 +226,13 @@ static void close_all(struct agent *a)
 		log_api_totals(a);
 		ws_close(a->ws);
 	}
+	/* The shared lws context's first destroy waits for the websocket's last frame and the
+	 * event followers' last events (the final container events first); the second destroy is
+	 * in agent_free. */
+	if (a->httpd)
+		events_observe(&a->events, &a->tasks, util_wall_ms());
+	httpd_close(a->httpd);
+	lwsctx_close(a->lws);
 	if (a->sched->impl)
 		a->sched->ops->close(a->sched, on_sched_closed);
 	else
@@ -222,6 +249,11 @@ static void act(struct agent *a, enum shutdown_action action)
 							      a->settings->shutdown_timeout_ms));
 		a->engine->ops->stop(a->engine);
 		task_table_drain(&a->tasks);
+		if (a->httpd)
+			events_control(&a->events, "*", "drain",
+				       a->dry_run ? "shutdown: every task to zero, dry-run or not"
+						  : "shutdown: every task to zero",
+				       util_wall_ms());
 		uv_timer_start(&a->deadline_timer, on_deadline, a->settings->shutdown_timeout_ms, 0);
 		if (!a->started)
 			a->started = true; /* nothing adopted yet: the drain still has to look */
@@ -348,6 +380,7 @@ static int start_ws(struct agent *a, struct err *e)
 			   .insecure = s->api_insecure,
 			   .max_message = s->api_max_frame,
 			   .keepalive_s = s->api_keepalive_s,
+			   .lws = a->lws,
 			   .on_message = on_ws_message,
 			   .on_link = on_ws_link,
 			   .arg = a,
@@ -498,6 +531,109 @@ static char *config_url(const struct ws_url *u, const char *user)
 	return url;
 }
 
+/* ---- the HTTP API ------------------------------------------------------------------------ */
+
+void agent_set_dry_run(struct agent *a, bool on)
+{
+	if (a->dry_run == on)
+		return;
+	a->dry_run = on;
+	if (!on)
+		wake(a); /* the backend catches up with what was decided meanwhile */
+}
+
+static void api_dry_run(void *arg, bool on)
+{
+	agent_set_dry_run(arg, on);
+}
+
+static void api_status(void *arg, struct api_status *st)
+{
+	struct agent *a = arg;
+	st->scheduler = a->sched->ops->name;
+	st->engine = a->engine->ops->name;
+	st->config_loaded = !a->config_pending;
+	st->backend_ready = a->sched->ready;
+	st->backend_reachable = a->sched->reachable;
+	st->draining = a->shutdown.state != SHUTDOWN_RUNNING;
+	st->dry_run = a->dry_run;
+	st->start_time_s = a->start_time_s;
+	st->ws_used = a->ws != NULL;
+	if (a->ws) {
+		struct ws_stats ws;
+		ws_stats(a->ws, &ws);
+		st->ws_connected = ws_connected(a->ws);
+		st->ws_reconnects = ws.connects > 1 ? ws.connects - 1 : 0;
+	}
+}
+
+static void on_backend_request(struct scheduler *s)
+{
+	struct agent *a = s->core;
+	telemetry_backend_request(&a->tel, uv_hrtime());
+}
+
+/* Every backend request's outcome, by client (the backend) and operation. */
+static void on_http_observed(const char *client, const char *op, const struct http_response *res,
+			     void *arg)
+{
+	struct agent *a = arg;
+	char status[16];
+	bool error = res->result != HTTP_OK || res->status >= 400;
+	if (res->result == HTTP_OK)
+		snprintf(status, sizeof status, "%ld", res->status);
+	else
+		snprintf(status, sizeof status, "%s",
+			 res->result == HTTP_ERR_TIMEOUT   ? "timeout"
+			 : res->result == HTTP_ERR_TOO_BIG ? "too_big"
+							   : "transport");
+	telemetry_request_done(&a->tel, client, op, status, error, res->elapsed_ms / 1000.0);
+}
+
+/* The lws context (websocket and/or HTTP API) and the API's listener, before anything else runs,
+ * so /healthz and /readyz answer while a SERVER config is still being fetched. A listener that
+ * cannot listen is bad configuration. */
+static int start_http(struct agent *a)
+{
+	const struct settings *s = a->settings;
+	struct err e = ERR_INIT;
+	char msg[ERR_MSG_MAX + 64];
+	if (!s->http_enabled && !a->need_ws)
+		return 0;
+	a->lws = lwsctx_new(a->loop,
+			    &(struct lwsctx_options){.tls = a->need_ws && a->api_url.tls}, &e);
+	if (!a->lws) {
+		snprintf(msg, sizeof msg, "%s: %s", s->http_enabled ? "MSS_HTTP_ADDR" : "websocket",
+			 e.msg);
+		goto fail;
+	}
+	if (!s->http_enabled)
+		return 0;
+	a->httpd = httpd_new(a->loop,
+			     &(struct httpd_options){.host = s->http_host,
+						     .port = s->http_port,
+						     .lws = a->lws,
+						     .api = &a->api,
+						     .events = &a->events,
+						     .status = api_status,
+						     .arg = a},
+			     &e);
+	if (!a->httpd) {
+		snprintf(msg, sizeof msg, "MSS_HTTP_ADDR: %s", e.msg);
+		goto fail;
+	}
+	log_info("http", "listening", LOG_S("addr", *s->http_host ? s->http_host : "*"),
+		 LOG_I("port", httpd_port(a->httpd)), LOG_B("control", *s->http_token != '\0'));
+	return 0;
+fail:
+	log_error("agent", "start failed", LOG_S("error", msg));
+	fprintf(stderr, "microscaler: %s\n", msg);
+	a->shutdown.state = SHUTDOWN_DONE;
+	a->shutdown.exit_code = 2;
+	close_all(a);
+	return -1;
+}
+
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
 int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struct err *e)
@@ -510,6 +646,16 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struc
 	tzset();
 	shutdown_init(&a->shutdown);
 	task_table_init(&a->tasks);
+	telemetry_init(&a->tel);
+	events_init(&a->events);
+	api_init(&a->api);
+	a->api.tasks = &a->tasks;
+	a->api.tel = &a->tel;
+	a->api.events = &a->events;
+	a->api.token = s->http_token;
+	a->api.set_dry_run = api_dry_run;
+	a->api.arg = a;
+	a->start_time_s = (double)util_wall_ms() / 1000.0;
 	a->config_pending = strcmp(s->config, "SERVER") == 0;
 	if (!a->config_pending && config_load(s, &a->tasks, e) != 0)
 		return -1;
@@ -519,6 +665,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struc
 	if (!a->sched)
 		goto fail;
 	a->sched->on_counts = on_counts;
+	a->sched->on_request = on_backend_request;
 	a->sched->core = a;
 	a->engine = engine_new(s->engine, loop, &a->tasks, s, e);
 	if (!a->engine)
@@ -563,6 +710,10 @@ int agent_run(struct agent *a)
 	/* One HTTP client for the config fetch and every metric source (the engine lends it). */
 	a->http = http_new(a->loop, &(struct http_options){.max_in_flight = AGENT_HTTP_IN_FLIGHT});
 	a->engine->http = a->http;
+	http_observe(on_http_observed, a);
+	/* When the API cannot listen, close_all ran: the loop only drains. */
+	if (!a->check_only && start_http(a) != 0)
+		goto run;
 	if (a->config_pending) {
 		log_info("config", "fetching the apps from the server", LOG_S("url", a->config_url));
 		if (!a->http)
@@ -572,12 +723,22 @@ int agent_run(struct agent *a)
 	} else {
 		begin(a);
 	}
+run:
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	return a->shutdown.exit_code;
 }
 
 void agent_free(struct agent *a)
 {
+	/* The lws context first: its second destroy calls into the websocket and the server. */
+	lwsctx_free(a->lws);
+	a->lws = NULL;
+	httpd_free(a->httpd);
+	a->httpd = NULL;
+	http_observe(NULL, NULL);
+	api_free(&a->api);
+	events_free(&a->events);
+	telemetry_free(&a->tel);
 	ws_free(a->ws);
 	http_free(a->http);
 	engine_free(a->engine);

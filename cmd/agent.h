@@ -8,7 +8,10 @@
 
 #include "../demand/engine.h"
 #include "../demand/task.h"
+#include "../monitor/api.h"
+#include "../monitor/events.h"
 #include "../monitor/monitor.h"
+#include "../monitor/telemetry.h"
 #include "../scheduler/scheduler.h"
 #include "../utils/backoff.h"
 #include "../utils/err.h"
@@ -18,6 +21,8 @@
 struct settings;
 struct http;
 struct http_req;
+struct httpd;
+struct lwsctx;
 
 #define AGENT_MONITOR_MS 500
 #define AGENT_HTTP_IN_FLIGHT 16 /* metric reads and the config fetch on the wire at once */
@@ -49,6 +54,16 @@ struct agent {
 	bool config_pending;             /* MSS_CONFIG=SERVER and the apps are not in yet */
 	bool config_outage_logged;
 	bool check_only;  /* --check-config: fetch a SERVER config, then stop instead of starting */
+	/* The HTTP API (MSS_HTTP_ADDR) and what it shows; the lws context is shared with the
+	 * websocket. */
+	struct lwsctx *lws;              /* owned; NULL unless the websocket or the API needs it */
+	struct httpd *httpd;             /* owned; NULL when MSS_HTTP_ADDR is off */
+	struct api api;
+	struct events events;            /* scaling, container and control events */
+	struct telemetry tel;            /* /metrics figures the task table does not hold */
+	uint64_t tick_loop_ms;           /* uv_now at the last tick, for the tick lag */
+	double start_time_s;             /* Unix seconds */
+	bool dry_run;                    /* decide and report, but never sync the backend */
 	bool wake_pending;
 	bool started;   /* the scheduler's first view is in and demand was initialised from it */
 	bool closing;
@@ -66,6 +81,10 @@ int agent_run(struct agent *a);
 /* After agent_run returned (the loop drained), before uv_loop_close: the websocket's second
  * libwebsockets destroy happens here. */
 void agent_free(struct agent *a);
+
+/* The HTTP API's dry-run switch: on, decisions are made and reported but the backend is not
+ * synced (the drain at shutdown still is); off, it catches up at once. */
+void agent_set_dry_run(struct agent *a, bool on);
 
 /* Exposed for tests and the HTTP API: begin shutdown as if SIGTERM arrived. */
 void agent_request_shutdown(struct agent *a);

@@ -474,6 +474,34 @@ static void recount(struct docker *dk)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
+/* The operation a request does, for the backend request metrics (a literal). */
+static const char *dk_op(const char *method, const char *path)
+{
+	bool get = strcmp(method, "GET") == 0;
+	if (strncmp(path, "/containers/create", 18) == 0)
+		return "container_create";
+	if (strncmp(path, "/containers/json", 16) == 0)
+		return "container_list";
+	if (strncmp(path, "/containers/", 12) == 0) {
+		if (strcmp(method, "DELETE") == 0)
+			return "container_remove";
+		if (strstr(path, "/start"))
+			return "container_start";
+		if (strstr(path, "/stop"))
+			return "container_stop";
+		if (strstr(path, "/kill"))
+			return "container_kill";
+		return get ? "container_inspect" : "container_other";
+	}
+	if (strncmp(path, "/images/create", 14) == 0)
+		return "image_pull";
+	if (strncmp(path, "/events", 7) == 0)
+		return "events";
+	if (strncmp(path, "/version", 8) == 0)
+		return "version";
+	return "other";
+}
+
 static struct http_req *dk_request(struct docker *dk, const char *method, const char *path,
 				   const cJSON *json, long timeout_ms, http_data_fn on_data,
 				   http_done_fn on_done, void *arg)
@@ -486,10 +514,13 @@ static struct http_req *dk_request(struct docker *dk, const char *method, const 
 	struct err e = ERR_INIT;
 	struct http_req *r = http_start(dk->http, &(struct http_request){
 		.method = method, .url = url, .conn = &dk->conn, .json = json,
-		.timeout_ms = timeout_ms, .on_data = on_data, .on_done = on_done, .arg = arg}, &e);
+		.timeout_ms = timeout_ms, .on_data = on_data, .on_done = on_done, .arg = arg,
+		.op = dk_op(method, path)}, &e);
 	if (!r && !dk->closing)
 		log_error("docker", "request not started", LOG_S("method", method), LOG_S("path", path),
 			  LOG_S("error", e.msg));
+	if (r)
+		scheduler_request_started(dk->s);
 	return r;
 }
 
@@ -1323,7 +1354,7 @@ static int dk_start(struct scheduler *s, struct err *e)
 	 * are capped by MSS_DOCKER_CONCURRENCY, not by other users of HTTP. */
 	dk->http = http_new(s->loop, &(struct http_options){
 		.max_in_flight = dk->concurrency * DOCKER_STOP_SLOTS_FACTOR + 4, .timeout_ms = 60000,
-		.user_agent = "microscaler/" MSS_VERSION});
+		.user_agent = "microscaler/" MSS_VERSION, .name = "docker"});
 	if (!dk->http) {
 		free(dk);
 		return err_set(e, "docker: cannot create an HTTP client");

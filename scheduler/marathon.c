@@ -306,10 +306,13 @@ static struct http_req *mt_request(struct marathon *mt, const char *method, cons
 	struct http_req *r = http_start(mt->http, &(struct http_request){
 		.method = method, .url = url, .user = mt->user, .password = mt->password,
 		.headers = mt->auth_header[0] ? headers : headers + 1, .json = json,
-		.timeout_ms = MARATHON_TIMEOUT_MS, .on_done = on_done, .arg = arg}, &e);
+		.timeout_ms = MARATHON_TIMEOUT_MS, .on_done = on_done, .arg = arg,
+		.op = strcmp(method, "PUT") == 0 ? "app_scale" : "app_list"}, &e);
 	if (!r && !mt->closing)
 		log_error("marathon", "request not started", LOG_S("method", method),
 			  LOG_S("path", path), LOG_S("error", e.msg));
+	if (r)
+		scheduler_request_started(mt->s);
 	return r;
 }
 
@@ -608,7 +611,7 @@ static int mt_start(struct scheduler *s, struct err *e)
 		mt->poll_ms = 100;
 	mt->http = http_new(s->loop, &(struct http_options){
 		.max_in_flight = 8, .timeout_ms = MARATHON_TIMEOUT_MS,
-		.user_agent = "microscaler/" MSS_VERSION});
+		.user_agent = "microscaler/" MSS_VERSION, .name = "marathon"});
 	if (!mt->http) {
 		for (size_t i = 0; i < tt->len; i++) {
 			free(tt->tasks[i]->backend);

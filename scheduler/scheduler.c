@@ -55,3 +55,9 @@ void scheduler_counts_changed(struct scheduler *s, struct task *t)
 	if (s->on_counts)
 		s->on_counts(s, t);
 }
+
+void scheduler_request_started(struct scheduler *s)
+{
+	if (s->on_request)
+		s->on_request(s);
+}

@@ -53,6 +53,9 @@ struct scheduler {
 	bool reachable;           /* the engine answered lately (for /readyz) */
 	/* Set by the core: called after counts of a task changed (t may be NULL: many changed). */
 	void (*on_counts)(struct scheduler *s, struct task *t);
+	/* Set by the core (may be NULL): the backend put a request on the wire (the toy: began an
+	 * action), for the decision-to-request latency. */
+	void (*on_request)(struct scheduler *s);
 	void *core;
 };
 
@@ -62,6 +65,7 @@ struct scheduler *scheduler_new(const char *name, uv_loop_t *loop, struct task_t
 void scheduler_free(struct scheduler *s);
 void scheduler_ready(struct scheduler *s);                    /* for backends */
 void scheduler_counts_changed(struct scheduler *s, struct task *t); /* for backends */
+void scheduler_request_started(struct scheduler *s);               /* for backends */
 
 extern const struct scheduler_ops scheduler_toy_ops;
 extern const struct scheduler_ops scheduler_docker_ops;

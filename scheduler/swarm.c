@@ -363,6 +363,24 @@ static bool transport_failed(const struct http_response *res)
 	return res->result == HTTP_ERR_TRANSPORT || res->result == HTTP_ERR_TIMEOUT;
 }
 
+/* The operation a request does, for the backend request metrics (a literal). */
+static const char *sw_op(const char *method, const char *path)
+{
+	if (strncmp(path, "/services/create", 16) == 0)
+		return "service_create";
+	if (strncmp(path, "/services/", 10) == 0)
+		return strstr(path, "/update") ? "service_update" : "service_inspect";
+	if (strncmp(path, "/services", 9) == 0)
+		return "service_list";
+	if (strncmp(path, "/tasks", 6) == 0)
+		return "task_list";
+	if (strncmp(path, "/events", 7) == 0)
+		return "events";
+	if (strncmp(path, "/version", 8) == 0)
+		return "version";
+	return strcmp(method, "GET") == 0 ? "other_get" : "other";
+}
+
 static struct http_req *sw_request(struct swarm *sw, const char *method, const char *path,
 				   const cJSON *json, long timeout_ms, http_data_fn on_data,
 				   http_done_fn on_done, void *arg)
@@ -375,10 +393,13 @@ static struct http_req *sw_request(struct swarm *sw, const char *method, const c
 	struct err e = ERR_INIT;
 	struct http_req *r = http_start(sw->http, &(struct http_request){
 		.method = method, .url = url, .conn = &sw->conn, .json = json,
-		.timeout_ms = timeout_ms, .on_data = on_data, .on_done = on_done, .arg = arg}, &e);
+		.timeout_ms = timeout_ms, .on_data = on_data, .on_done = on_done, .arg = arg,
+		.op = sw_op(method, path)}, &e);
 	if (!r && !sw->closing)
 		log_error("swarm", "request not started", LOG_S("method", method),
 			  LOG_S("path", path), LOG_S("error", e.msg));
+	if (r)
+		scheduler_request_started(sw->s);
 	return r;
 }
 
@@ -1014,7 +1035,7 @@ static int sw_start(struct scheduler *s, struct err *e)
 	sw->reconcile_ms = st && st->reconcile_ms ? st->reconcile_ms : 30000;
 	sw->http = http_new(s->loop, &(struct http_options){
 		.max_in_flight = 16, .timeout_ms = 30000,
-		.user_agent = "microscaler/" MSS_VERSION});
+		.user_agent = "microscaler/" MSS_VERSION, .name = "swarm"});
 	if (!sw->http) {
 		free(sw);
 		return err_set(e, "swarm: cannot create an HTTP client");

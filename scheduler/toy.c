@@ -114,6 +114,7 @@ static void begin(struct scheduler *s, struct task *t, int n, bool start)
 	uv_timer_start(&op->timer, on_op_due, start ? toy->start_ms : toy->stop_ms, 0);
 	log_info("scheduler", start ? "start" : "stop", LOG_S("task", t->name), LOG_I("n", n),
 		 LOG_I("running", t->running), LOG_I("demand", t->demand));
+	scheduler_request_started(s);
 	count(s, t);
 }
 

@@ -84,6 +84,7 @@ struct http {
 	long timeout_ms, connect_timeout_ms;
 	size_t max_body;
 	char *user_agent;
+	char *name; /* for the observer; NULL: not observed */
 
 	struct link queue;   /* QUEUED requests, FIFO */
 	struct link running; /* RUNNING requests: in the multi, on_done still owed */
@@ -125,6 +126,7 @@ struct http_req {
 	http_data_fn on_data;
 	http_done_fn on_done;
 	void *arg;
+	const char *op; /* borrowed: a literal */
 	uint64_t queued_at, started_at; /* uv_hrtime() */
 
 	long status;     /* from the latest status line */
@@ -149,6 +151,15 @@ void http_global_cleanup(void)
 }
 
 static void settle(struct http *h);
+
+static http_observe_fn observer;
+static void *observer_arg;
+
+void http_observe(http_observe_fn fn, void *arg)
+{
+	observer = fn;
+	observer_arg = arg;
+}
 
 static void enter(struct http *h)
 {
@@ -214,6 +225,8 @@ static void deliver(struct http_req *req, enum http_result result, const char *e
 	log_debug("http", "done", LOG_S("method", req->method), LOG_S("url", req->url),
 	          LOG_I("status", res.status), LOG_S("error", res.error),
 	          LOG_D("ms", res.elapsed_ms));
+	if (observer && h->name && result != HTTP_CANCELLED)
+		observer(h->name, req->op ? req->op : req->method, &res, observer_arg);
 	req->on_done(req, &res, req->arg);
 }
 
@@ -727,6 +740,7 @@ struct http *http_new(uv_loop_t *loop, const struct http_options *o)
 	    d.connect_timeout_ms > 0 ? d.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	h->max_body = d.max_body ? d.max_body : DEFAULT_MAX_BODY;
 	h->user_agent = xstrdup(d.user_agent ? d.user_agent : "microscaler");
+	h->name = xstrdup(d.name);
 	list_init(&h->queue);
 	list_init(&h->running);
 	list_init(&h->zombies);
@@ -762,6 +776,7 @@ struct http_req *http_start(struct http *h, const struct http_request *rq, struc
 	req->on_data = rq->on_data;
 	req->on_done = rq->on_done;
 	req->arg = rq->arg;
+	req->op = rq->op;
 	if (setup_easy(req, rq, e) < 0) {
 		err_wrap(e, "%s %s", req->method, req->url);
 		req_free(req);
@@ -870,6 +885,7 @@ void http_free(struct http *h)
 		abort();
 	}
 	free(h->user_agent);
+	free(h->name);
 	free(h);
 }
 

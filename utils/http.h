@@ -49,6 +49,8 @@ struct http_options {
 	long connect_timeout_ms; /* connect (and TLS handshake) limit, streams too; 0: 10000 */
 	size_t max_body;         /* buffered response body cap in bytes; 0: 8 MiB */
 	const char *user_agent;  /* User-Agent; NULL: "microscaler"; copied */
+	const char *name;        /* the client's name for the observer (e.g. "docker"); NULL: its
+	                            requests are not observed; copied */
 };
 
 /* Make a client on `loop` (borrowed; must outlive the client). `o` may be NULL (all defaults) and
@@ -102,6 +104,8 @@ struct http_request {
 	                             other statuses are still buffered for on_done (error message) */
 	http_done_fn on_done;     /* required */
 	void *arg;                /* passed to both callbacks; not touched */
+	const char *op;           /* what the request does, for the observer ("container_start");
+	                             must outlive the request (a literal); NULL: the method */
 };
 
 enum http_result {
@@ -158,6 +162,13 @@ struct http_stats {
 };
 
 void http_stats(const struct http *h, struct http_stats *out);
+
+/* Process-wide: called for every request of a named client that ended in any way but a cancel,
+ * just before its on_done, with the client's name and the request's op (the /metrics counters).
+ * One observer; NULL removes it. Loop thread only. */
+typedef void (*http_observe_fn)(const char *client, const char *op,
+                                const struct http_response *res, void *arg);
+void http_observe(http_observe_fn fn, void *arg);
 
 typedef void (*http_closed_fn)(struct http *h, void *arg);
 

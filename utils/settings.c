@@ -1,6 +1,7 @@
 /* Settings: the table of environment variables and their start-up parsing and checks. */
 #include "settings.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -34,6 +35,8 @@ const struct setting_def settings_defs[] = {
     {"MSS_SEND_METRICS_TO_API", "true", "accepted for compatibility; has no effect"},
     {"MSS_LOG_DEBUG", "none", "components logging at debug level (e.g. mssengine,docker), or all"},
     {"MSS_LOG_FORMAT", "logfmt", "log line format: logfmt or json"},
+    {"MSS_HTTP_ADDR", "127.0.0.1:9180", "HTTP API and dashboard: host:port, [v6]:port, :port; off: none"},
+    {"MSS_HTTP_TOKEN", "", "bearer token for the HTTP API's control calls; empty: control off"},
     {"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker Engine endpoint"},
     {"DOCKER_TLS_VERIFY", "", "non-empty: https to the engine, verifying its certificate"},
     {"DOCKER_CERT_PATH", "", "directory with ca.pem, cert.pem and key.pem for engine TLS"},
@@ -323,6 +326,65 @@ static int load_remote_fallback(struct settings *s, struct err *e)
 	return 0;
 }
 
+int settings_parse_listen(const char *v, char *host, size_t hlen, int *port, struct err *e)
+{
+	static const char want[] = "expected host:port ([v6]:port, :port for every interface, or "
+				   "off)";
+	const char *colon;
+	char h[64];
+	unsigned char addr[sizeof(struct in6_addr)];
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		if (!close || close[1] != ':' || (size_t)(close - v - 1) >= sizeof h)
+			return err_set(e, "MSS_HTTP_ADDR: %s, got '%s'", want, v);
+		snprintf(h, sizeof h, "%.*s", (int)(close - v - 1), v + 1);
+		if (inet_pton(AF_INET6, h, addr) != 1)
+			return err_set(e, "MSS_HTTP_ADDR: '%s' is not an IPv6 address", h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || (size_t)(colon - v) >= sizeof h || memchr(v, ':', (size_t)(colon - v)))
+			return err_set(e, "MSS_HTTP_ADDR: %s, got '%s'", want, v);
+		snprintf(h, sizeof h, "%.*s", (int)(colon - v), v);
+		if (strcmp(h, "localhost") == 0)
+			snprintf(h, sizeof h, "127.0.0.1");
+		else if (strcmp(h, "*") == 0)
+			h[0] = '\0';
+		else if (h[0] && inet_pton(AF_INET, h, addr) != 1)
+			return err_set(e, "MSS_HTTP_ADDR: '%s' is not an IPv4 address, [IPv6] "
+					  "address or localhost",
+				       h);
+	}
+	long long p;
+	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    util_parse_long(colon + 1, 0, 65535, &p) != 0)
+		return err_set(e, "MSS_HTTP_ADDR: port must be 0-65535 (0: any free port), got '%s'",
+			       colon + 1);
+	snprintf(host, hlen, "%s", h);
+	*port = (int)p;
+	return 0;
+}
+
+/* The HTTP API: on by default on loopback; set but empty (or off) switches it off, the one
+ * setting where empty is not the default, as documented for MSS_HTTP_ADDR. */
+static int load_http(struct settings *s, struct err *e)
+{
+	const char *raw = getenv("MSS_HTTP_ADDR");
+	s->http_addr = get("MSS_HTTP_ADDR");
+	s->http_enabled = !(raw && !*raw) && strcmp(s->http_addr, "off") != 0;
+	if (!s->http_enabled)
+		s->http_addr = "";
+	else if (settings_parse_listen(s->http_addr, s->http_host, sizeof s->http_host,
+				       &s->http_port, e) != 0)
+		return -1;
+	s->http_token = get("MSS_HTTP_TOKEN");
+	for (const char *p = s->http_token; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return err_set(e, "MSS_HTTP_TOKEN: must not contain spaces or control "
+					  "characters");
+	return 0;
+}
+
 /* "1.41": digits, one dot, digits. */
 static bool valid_api_version(const char *v)
 {
@@ -367,7 +429,7 @@ int settings_load(struct settings *s, struct err *e)
 	if (load_tz(s, e))
 		return -1;
 	s->log_debug = get("MSS_LOG_DEBUG");
-	if (load_log_format(s, e))
+	if (load_log_format(s, e) || load_http(s, e))
 		return -1;
 	s->docker_host = get("DOCKER_HOST");
 	/* The Docker CLI's rule: any non-empty DOCKER_TLS_VERIFY turns verification on. */

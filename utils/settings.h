@@ -47,6 +47,12 @@ struct settings {
 	bool pull_images;        /* MSS_PULL_IMAGES */
 	const char *log_debug;   /* MSS_LOG_DEBUG */
 	enum log_format log_format; /* MSS_LOG_FORMAT: logfmt | json */
+	bool http_enabled;       /* MSS_HTTP_ADDR is not off (or set but empty) */
+	const char *http_addr;   /* MSS_HTTP_ADDR as given; "" when off */
+	char http_host[64];      /* its address; "" = every interface */
+	int http_port;           /* its port; 0 = any free port */
+	const char *http_token;  /* MSS_HTTP_TOKEN: bearer token of the control calls; "" = none
+				  * (control refused) */
 	const char *docker_host; /* DOCKER_HOST */
 	const char *marathon_api; /* MSS_MARATHON_API */
 	const char *marathon_user;     /* MSS_MARATHON_USER: basic auth; "" = none */
@@ -72,6 +78,9 @@ struct settings {
  * defaults), so *s must not outlive it and needs no free. Returns 0, or -1 with e naming the
  * variable and the bad value. */
 int settings_load(struct settings *s, struct err *e);
+/* MSS_HTTP_ADDR's form: "a.b.c.d:port", "[v6]:port", "localhost:port", ":port" or "*:port"
+ * (every interface: host ""). Returns 0, or -1 with e naming the variable. */
+int settings_parse_listen(const char *v, char *host, size_t hlen, int *port, struct err *e);
 /* The value a setting has now (env or default), for --help and --check-config. */
 const char *settings_value(const char *name);
 /* Print the --help table: name, default, description. */

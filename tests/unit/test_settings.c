@@ -543,6 +543,75 @@ static void test_remote_fallback_policies_and_delay(void **state)
 	expect_bad("MSS_REMOTE_FALLBACK_AFTER_S", " 3", "from 0 to 86400");
 }
 
+static void test_http_api_listens_on_loopback_9180_by_default_without_control(void **state)
+{
+	struct settings s;
+	load_ok(&s);
+	assert_true(s.http_enabled);
+	assert_string_equal(s.http_addr, "127.0.0.1:9180");
+	assert_string_equal(s.http_host, "127.0.0.1");
+	assert_int_equal(s.http_port, 9180);
+	assert_string_equal(s.http_token, "");
+}
+
+static void test_http_addr_set_but_empty_or_off_disables_the_api(void **state)
+{
+	struct settings s;
+	setenv("MSS_HTTP_ADDR", "", 1);
+	load_ok(&s);
+	assert_false(s.http_enabled);
+	assert_string_equal(s.http_addr, "");
+	setenv("MSS_HTTP_ADDR", "off", 1);
+	load_ok(&s);
+	assert_false(s.http_enabled);
+}
+
+static void test_http_addr_accepts_ipv4_ipv6_localhost_and_every_interface(void **state)
+{
+	static const struct {
+		const char *v, *host;
+		int port;
+	} ok[] = {
+	    {"127.0.0.1:9180", "127.0.0.1", 9180}, {"0.0.0.0:80", "0.0.0.0", 80},
+	    {"[::1]:9999", "::1", 9999},           {"localhost:8080", "127.0.0.1", 8080},
+	    {":9180", "", 9180},                   {"*:9180", "", 9180},
+	    {"127.0.0.1:0", "127.0.0.1", 0},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		struct settings s;
+		setenv("MSS_HTTP_ADDR", ok[i].v, 1);
+		load_ok(&s);
+		assert_true(s.http_enabled);
+		assert_string_equal(s.http_host, ok[i].host);
+		assert_int_equal(s.http_port, ok[i].port);
+	}
+}
+
+static void test_bad_http_addr_is_one_line_naming_the_variable(void **state)
+{
+	expect_bad("MSS_HTTP_ADDR", "9180", "expected host:port");
+	expect_bad("MSS_HTTP_ADDR", "127.0.0.1", "expected host:port");
+	expect_bad("MSS_HTTP_ADDR", "127.0.0.1:", "port must be 0-65535");
+	expect_bad("MSS_HTTP_ADDR", "127.0.0.1:65536", "port must be 0-65535");
+	expect_bad("MSS_HTTP_ADDR", "127.0.0.1:http", "port must be 0-65535");
+	expect_bad("MSS_HTTP_ADDR", "127.0.0.1:-1", "port must be 0-65535");
+	expect_bad("MSS_HTTP_ADDR", "example.com:80", "not an IPv4 address");
+	expect_bad("MSS_HTTP_ADDR", "::1:80", "expected host:port");
+	expect_bad("MSS_HTTP_ADDR", "[::1]80", "expected host:port");
+	expect_bad("MSS_HTTP_ADDR", "[nope]:80", "not an IPv6 address");
+	expect_bad("MSS_HTTP_ADDR", "256.1.1.1:80", "not an IPv4 address");
+}
+
+static void test_http_token_is_taken_and_refuses_spaces(void **state)
+{
+	struct settings s;
+	setenv("MSS_HTTP_TOKEN", "s3cret-token", 1);
+	load_ok(&s);
+	assert_string_equal(s.http_token, "s3cret-token");
+	expect_bad("MSS_HTTP_TOKEN", "two words", "spaces or control characters");
+	expect_bad("MSS_HTTP_TOKEN", "tab\there", "spaces or control characters");
+}
+
 static void test_help_lists_every_setting_in_aligned_columns(void **state)
 {
 	char *buf = NULL;
@@ -602,6 +671,13 @@ int main(void)
 	    cmocka_unit_test_setup(test_api_address_bad_forms_name_the_variable, clear_env),
 	    cmocka_unit_test_setup(test_api_tls_token_and_frame_settings, clear_env),
 	    cmocka_unit_test_setup(test_remote_fallback_policies_and_delay, clear_env),
+	    cmocka_unit_test_setup(test_http_api_listens_on_loopback_9180_by_default_without_control,
+				   clear_env),
+	    cmocka_unit_test_setup(test_http_addr_set_but_empty_or_off_disables_the_api, clear_env),
+	    cmocka_unit_test_setup(test_http_addr_accepts_ipv4_ipv6_localhost_and_every_interface,
+				   clear_env),
+	    cmocka_unit_test_setup(test_bad_http_addr_is_one_line_naming_the_variable, clear_env),
+	    cmocka_unit_test_setup(test_http_token_is_taken_and_refuses_spaces, clear_env),
 	    cmocka_unit_test_setup(test_help_lists_every_setting_in_aligned_columns, clear_env),
 	};
 	return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
