@@ -33,10 +33,11 @@ cat >"$T/apps.json" <<'JSON'
 {"maxContainers":2,"apps":[{"name":"web","minContainers":2,"maxContainers":2,
  "config":{"image":"mss-test:latest","stopTimeout":1}}]}
 JSON
-agent() { # agent LOG CERTDIR
-	start_agent "$1" MSS_SCHEDULER=DOCKER MSS_CONFIG=FILE "MSS_CONFIG_FILE=$T/apps.json" \
+agent() { # agent LOG CERTDIR [ENV...]
+	local log=$1 certs=$2; shift 2
+	start_agent "$log" MSS_SCHEDULER=DOCKER MSS_CONFIG=FILE "MSS_CONFIG_FILE=$T/apps.json" \
 		MSS_MONITOR=none MSS_TICK_MS=100 MSS_PULL_IMAGES=false MSS_INSTANCE_ID=tls \
-		"DOCKER_HOST=tcp://127.0.0.1:$PORT" DOCKER_TLS_VERIFY=1 "DOCKER_CERT_PATH=$2"
+		"DOCKER_HOST=tcp://127.0.0.1:$PORT" DOCKER_TLS_VERIFY=1 "DOCKER_CERT_PATH=$certs" "$@"
 }
 
 agent "$T/good.log" "$T/good"
@@ -47,13 +48,16 @@ wait_exit "$AGENT_PID" 30
 check "and drains to zero, exit 0" bash -c "[ ${EXIT_STATUS:-1} -eq 0 ] && [ \$($DOCKER_CLI ps -aq --filter label=$OURS | wc -l) -eq 0 ]"
 
 for bad in wrongca nocert; do
-	agent "$T/$bad.log" "$T/$bad"
+	agent "$T/$bad.log" "$T/$bad" MSS_SHUTDOWN_TIMEOUT=1
 	check "$bad: the TLS failure is logged as unreachable" wait_for 15 grep -q 'msg="engine unreachable"' "$T/$bad.log"
 	sleep 1
 	check "$bad: logged once, nothing started, still alive" bash -c \
 		"[ \$(grep -c 'engine unreachable' $T/$bad.log) -eq 1 ] && [ \$($DOCKER_CLI ps -aq --filter label=$OURS | wc -l) -eq 0 ] && kill -0 $AGENT_PID"
 	kill -TERM "$AGENT_PID"
+	EXIT_STATUS=none
 	wait_exit "$AGENT_PID" 10
-	check "$bad: SIGTERM while unreachable exits 0" [ "${EXIT_STATUS:-1}" -eq 0 ]
+	# The engine was never seen, so what we own is unknown: not a clean drain (exit 1).
+	check "$bad: SIGTERM while the engine was never reachable exits 1 at the deadline" \
+		[ "$EXIT_STATUS" = 1 ]
 done
 finish
