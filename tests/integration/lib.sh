@@ -44,9 +44,11 @@ wait_exit() {
 
 # start_agent LOGFILE [ENV=VAL ...]: start microscaler in the background with a clean
 # environment plus the given settings; sets AGENT_PID. Stopped (SIGKILL) at exit if still alive.
+# The HTTP API is off unless the settings turn it on (MSS_HTTP_ADDR=...), so agents never compete
+# for its default port.
 start_agent() {
 	local log=$1; shift
-	env -i PATH="$PATH" HOME="${HOME:-/root}" "$@" "$BIN" >"$log" 2>&1 &
+	env -i PATH="$PATH" HOME="${HOME:-/root}" MSS_HTTP_ADDR= "$@" "$BIN" >"$log" 2>&1 &
 	AGENT_PID=$!
 	on_exit "kill -9 $AGENT_PID 2>/dev/null"
 }
