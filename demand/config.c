@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "../utils/settings.h"
+#include "../utils/json.h"
 #include "../utils/util.h"
 #include "metric.h"
 
@@ -32,21 +33,6 @@ static const cJSON *field(const cJSON *obj, const char *key)
 	return cJSON_IsNull(f) ? NULL : f;
 }
 
-static const char *json_type(const cJSON *j)
-{
-	if (cJSON_IsString(j))
-		return "string";
-	if (cJSON_IsNumber(j))
-		return "number";
-	if (cJSON_IsBool(j))
-		return "bool";
-	if (cJSON_IsArray(j))
-		return "array";
-	if (cJSON_IsObject(j))
-		return "object";
-	return "null";
-}
-
 /* "path.key", or "key" at the top level. */
 static const char *where(char *buf, size_t n, const char *path, const char *key)
 {
@@ -65,7 +51,7 @@ static int get_ll(const cJSON *obj, const char *path, const char *key, long long
 		return 0;
 	if (!cJSON_IsNumber(f))
 		return err_set(e, "%s: expected an integer, got %s", where(w, sizeof w, path, key),
-		               json_type(f));
+		               json_type_name(f));
 	double d = f->valuedouble;
 	/* cJSON keeps only the double: 2.0 and 1e2 pass as integers, where Go refused them. */
 	if (!isfinite(d) || floor(d) != d)
@@ -97,7 +83,7 @@ static int get_number(const cJSON *obj, const char *path, const char *key, doubl
 		return 0;
 	if (!cJSON_IsNumber(f))
 		return err_set(e, "%s: expected a number, got %s", where(w, sizeof w, path, key),
-		               json_type(f));
+		               json_type_name(f));
 	*out = f->valuedouble;
 	if (present)
 		*present = true;
@@ -112,7 +98,7 @@ static int get_bool(const cJSON *obj, const char *path, const char *key, bool *o
 		return 0;
 	if (!cJSON_IsBool(f))
 		return err_set(e, "%s: expected a bool, got %s", where(w, sizeof w, path, key),
-		               json_type(f));
+		               json_type_name(f));
 	*out = cJSON_IsTrue(f);
 	return 0;
 }
@@ -127,7 +113,7 @@ static int get_str(const cJSON *obj, const char *path, const char *key, const ch
 		return 0;
 	if (!cJSON_IsString(f))
 		return err_set(e, "%s: expected a string, got %s", where(w, sizeof w, path, key),
-		               json_type(f));
+		               json_type_name(f));
 	*out = f->valuestring;
 	return 0;
 }
@@ -278,13 +264,13 @@ static int parse_command(const cJSON *cfg, const char *path, char ***out, struct
 			if (!cJSON_IsString(a)) {
 				strv_clear(&sv);
 				return err_set(e, "%s[%zu]: expected a string, got %s", w, i,
-				               json_type(a));
+				               json_type_name(a));
 			}
 			strv_push(&sv, a->valuestring, strlen(a->valuestring));
 		}
 	} else {
 		return err_set(e, "%s: expected a string or an array of strings, got %s", w,
-		               json_type(f));
+		               json_type_name(f));
 	}
 	util_strv_free(*out);
 	*out = strv_take(&sv);
@@ -311,7 +297,7 @@ static int parse_env(const cJSON *cfg, const char *path, char ***out, struct err
 			if (!cJSON_IsString(a)) {
 				strv_clear(&sv);
 				return err_set(e, "%s[%zu]: expected a string, got %s", w, i,
-				               json_type(a));
+				               json_type_name(a));
 			}
 			const char *eq = strchr(a->valuestring, '=');
 			if (!eq || eq == a->valuestring) {
@@ -331,7 +317,7 @@ static int parse_env(const cJSON *cfg, const char *path, char ***out, struct err
 			if (!cJSON_IsString(a)) {
 				strv_clear(&sv);
 				return err_set(e, "%s.%s: expected a string, got %s", w, k,
-				               json_type(a));
+				               json_type_name(a));
 			}
 			size_t kl = strlen(k), vl = strlen(a->valuestring);
 			char *kv = xmalloc(kl + vl + 2);
@@ -342,7 +328,7 @@ static int parse_env(const cJSON *cfg, const char *path, char ***out, struct err
 			free(kv);
 		}
 	} else {
-		return err_set(e, "%s: expected an array or an object, got %s", w, json_type(f));
+		return err_set(e, "%s: expected an array or an object, got %s", w, json_type_name(f));
 	}
 	util_strv_free(*out);
 	*out = strv_take(&sv);
@@ -367,7 +353,7 @@ static int parse_labels(const cJSON *cfg, const char *path, struct container_spe
 		return 0;
 	where(w, sizeof w, path, "labels");
 	if (!cJSON_IsObject(f))
-		return err_set(e, "%s: expected an object, got %s", w, json_type(f));
+		return err_set(e, "%s: expected an object, got %s", w, json_type_name(f));
 	for (const cJSON *a = f->child; a; a = a->next) {
 		const char *k = a->string;
 		if (!*k)
@@ -376,7 +362,7 @@ static int parse_labels(const cJSON *cfg, const char *path, struct container_spe
 		if (has_prefix_nocase(k, RESERVED_LABEL_PREFIX))
 			return err_set(e, "%s: key '%s' is reserved for microscaler", w, k);
 		if (!cJSON_IsString(a))
-			return err_set(e, "%s.%s: expected a string, got %s", w, k, json_type(a));
+			return err_set(e, "%s.%s: expected a string, got %s", w, k, json_type_name(a));
 	}
 	for (const cJSON *a = f->child; a; a = a->next) {
 		sp->labels = xrealloc(sp->labels, (sp->labels_len + 1) * sizeof *sp->labels);
@@ -446,7 +432,7 @@ static int get_bytes(const cJSON *obj, const char *path, const char *key, long l
 			               f->valuestring);
 	} else {
 		return err_set(e, "%s: expected an integer or a string like \"512m\", got %s", w,
-		               json_type(f));
+		               json_type_name(f));
 	}
 	*out = v;
 	return 0;
@@ -570,7 +556,7 @@ static int app_basics(const cJSON *app, const char *path, const char *cpath, con
                       const cJSON **cfg, struct err *e)
 {
 	if (!cJSON_IsObject(app))
-		return err_set(e, "%s: expected an object, got %s", path, json_type(app));
+		return err_set(e, "%s: expected an object, got %s", path, json_type_name(app));
 	if (get_str(app, path, "name", name, e) != 0)
 		return -1;
 	if (!*name || !**name)
@@ -580,7 +566,7 @@ static int app_basics(const cJSON *app, const char *path, const char *cpath, con
 		               path, *name, CONFIG_NAME_MAX);
 	*cfg = field(app, "config");
 	if (*cfg && !cJSON_IsObject(*cfg))
-		return err_set(e, "%s: expected an object, got %s", cpath, json_type(*cfg));
+		return err_set(e, "%s: expected an object, got %s", cpath, json_type_name(*cfg));
 	return 0;
 }
 
@@ -651,7 +637,7 @@ static int get_duration(const cJSON *obj, const char *path, const char *key, uin
 			               w, f->valuestring);
 	} else {
 		return err_set(e, "%s: expected a duration (string like \"30s\", or seconds), got %s",
-		               w, json_type(f));
+		               w, json_type_name(f));
 	}
 	*out = (uint32_t)v;
 	return 0;
@@ -665,7 +651,7 @@ static int get_object(const cJSON *obj, const char *path, const char *key, const
 	const cJSON *f = field(obj, key);
 	if (f && !cJSON_IsObject(f))
 		return err_set(e, "%s: expected an object, got %s", where(w, sizeof w, path, key),
-		               json_type(f));
+		               json_type_name(f));
 	*out = f;
 	return 0;
 }
@@ -757,7 +743,7 @@ static int parse_schedule(const cJSON *pol, const char *path, const struct task 
 		return 0;
 	where(sp, sizeof sp, path, "schedule");
 	if (!cJSON_IsArray(sched))
-		return err_set(e, "%s: expected an array, got %s", sp, json_type(sched));
+		return err_set(e, "%s: expected an array, got %s", sp, json_type_name(sched));
 	if (cJSON_GetArraySize(sched) > POLICY_SCHEDULE_MAX)
 		return err_set(e, "%s: at most %d windows", sp, POLICY_SCHEDULE_MAX);
 	int i = 0;
@@ -766,7 +752,7 @@ static int parse_schedule(const cJSON *pol, const char *path, const struct task 
 		int min = -1, f = 0, u = 0;
 		snprintf(wp, sizeof wp, "%s[%d]", sp, i);
 		if (!cJSON_IsObject(w))
-			return err_set(e, "%s: expected an object, got %s", wp, json_type(w));
+			return err_set(e, "%s: expected an object, got %s", wp, json_type_name(w));
 		if ((strict && check_keys(w, wp, window_keys, NULL, NULL, e) != 0) ||
 		    get_str(w, wp, "days", &days, e) || get_str(w, wp, "from", &from, e) ||
 		    get_str(w, wp, "to", &to, e) ||
@@ -1003,7 +989,7 @@ static int parse_doc(const cJSON *root, const struct pid_gains *g, struct task_t
 	long long containers = 0;
 	if (!cJSON_IsObject(root))
 		return err_set(e, "config: expected an object at the top level, got %s",
-		               json_type(root));
+		               json_type_name(root));
 	/* Top-level name is the Go user id: checked for type, otherwise ignored. Missing
 	 * maxContainers is 0 as in Go: then any minContainers > 0 fails the budget check below. */
 	long long version = 1;
@@ -1026,7 +1012,7 @@ static int parse_doc(const cJSON *root, const struct pid_gains *g, struct task_t
 	if (!apps)
 		return err_set(e, "apps: required");
 	if (!cJSON_IsArray(apps))
-		return err_set(e, "apps: expected an array, got %s", json_type(apps));
+		return err_set(e, "apps: expected an array, got %s", json_type_name(apps));
 
 	cJSON *empty = cJSON_CreateObject();
 	if (!empty)

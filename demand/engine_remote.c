@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../utils/log.h"
+#include "../utils/json.h"
 #include "../utils/util.h"
 #include "engine.h"
 #include "metric.h"
@@ -49,21 +50,6 @@ static void bad(struct remote_parse *out, enum remote_bad kind, const char *fmt,
 	va_end(ap);
 }
 
-static const char *type_of(const cJSON *j)
-{
-	if (cJSON_IsString(j))
-		return "string";
-	if (cJSON_IsNumber(j))
-		return "number";
-	if (cJSON_IsBool(j))
-		return "bool";
-	if (cJSON_IsArray(j))
-		return "array";
-	if (cJSON_IsObject(j))
-		return "object";
-	return "null";
-}
-
 /* A JSON null counts as absent, as in config.c (Go left the field at its zero value; here a
  * missing count is refused instead of meaning 0). */
 static const cJSON *key(const cJSON *obj, const char *name)
@@ -75,7 +61,7 @@ static const cJSON *key(const cJSON *obj, const char *name)
 static void parse_entry(const cJSON *it, int i, struct task_table *tt, struct remote_parse *out)
 {
 	if (!cJSON_IsObject(it)) {
-		bad(out, REMOTE_BAD_ENTRY, "tasks[%d]: expected an object, got %s", i, type_of(it));
+		bad(out, REMOTE_BAD_ENTRY, "tasks[%d]: expected an object, got %s", i, json_type_name(it));
 		return;
 	}
 	const cJSON *app = key(it, "app"), *count = key(it, "demandCount");
@@ -85,12 +71,12 @@ static void parse_entry(const cJSON *it, int i, struct task_table *tt, struct re
 	}
 	if (!cJSON_IsString(app)) {
 		bad(out, REMOTE_BAD_TYPE, "tasks[%d].app: expected a string, got %s", i,
-		    type_of(app));
+		    json_type_name(app));
 		return;
 	}
 	if (!cJSON_IsNumber(count)) {
 		bad(out, REMOTE_BAD_TYPE, "tasks[%d].demandCount: expected an integer, got %s", i,
-		    type_of(count));
+		    json_type_name(count));
 		return;
 	}
 	double d = count->valuedouble;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../utils/http.h"
+#include "../utils/json.h"
 #include "../utils/util.h"
 
 static const struct metric_ops *const sources[] = {
@@ -162,25 +163,12 @@ static const cJSON *cfg_field(const cJSON *cfg, const char *key)
 	return cJSON_IsNull(f) ? NULL : f;
 }
 
-static const char *type_name(const cJSON *j)
-{
-	if (cJSON_IsString(j))
-		return "string";
-	if (cJSON_IsNumber(j))
-		return "number";
-	if (cJSON_IsBool(j))
-		return "bool";
-	if (cJSON_IsArray(j))
-		return "array";
-	return "object";
-}
-
 int metric_cfg_str(const cJSON *cfg, const char *key, bool required, const char **out,
                    struct err *e)
 {
 	const cJSON *f = cfg_field(cfg, key);
 	if (f && !cJSON_IsString(f))
-		return err_set(e, "config.%s: expected a string, got %s", key, type_name(f));
+		return err_set(e, "config.%s: expected a string, got %s", key, json_type_name(f));
 	if (!f || !*f->valuestring) {
 		if (required)
 			return err_set(e, "config.%s: required", key);
@@ -196,7 +184,7 @@ int metric_cfg_bool(const cJSON *cfg, const char *key, bool *out, struct err *e)
 	if (!f)
 		return 0;
 	if (!cJSON_IsBool(f))
-		return err_set(e, "config.%s: expected a bool, got %s", key, type_name(f));
+		return err_set(e, "config.%s: expected a bool, got %s", key, json_type_name(f));
 	*out = cJSON_IsTrue(f);
 	return 0;
 }
@@ -327,7 +315,7 @@ int metric_json_number(const cJSON *root, const char *path, double *out, struct 
 				return err_set(e, "%s: no key '%s'", *at ? at : "$", seg);
 		} else {
 			return err_set(e, "%s: a %s has no '%s'", *at ? at : "$",
-			               cJSON_IsNull(cur) ? "null" : type_name(cur), seg);
+			               cJSON_IsNull(cur) ? "null" : json_type_name(cur), seg);
 		}
 		snprintf(at + strlen(at), sizeof at - strlen(at), "%s%s", *at ? "." : "", seg);
 		cur = next;
@@ -340,6 +328,6 @@ int metric_json_number(const cJSON *root, const char *path, double *out, struct 
 	}
 	if (json_value_number(cur, out) != 0)
 		return err_set(e, "%s: expected a number, got %s", *at ? at : "$",
-		               cJSON_IsNull(cur) ? "null" : type_name(cur));
+		               cJSON_IsNull(cur) ? "null" : json_type_name(cur));
 	return 0;
 }
