@@ -561,17 +561,28 @@ static void op_done(struct docker *dk)
 	uv_timer_start(&dk->kick_timer, on_kick, 0, 0);
 }
 
+/* Every container reply starts the same way: the request is over and its slot free. A cancelled
+ * one (force, a reconnect) leaves the container in `on_cancel`, unless we are closing. Returns
+ * true when the reply was a cancel and there is nothing more to do. */
+static bool reply_cancelled(struct dk_container *c, const struct http_response *res,
+			    enum dk_state on_cancel)
+{
+	struct docker *dk = c->dk;
+	c->req = NULL;
+	op_done(dk);
+	if (res->result != HTTP_CANCELLED)
+		return false;
+	if (!dk->closing)
+		set_state(c, on_cancel);
+	return true;
+}
+
 static void on_removed(struct http_req *r, const struct http_response *res, void *arg)
 {
 	struct dk_container *c = arg;
 	struct docker *dk = c->dk;
-	c->req = NULL;
-	op_done(dk);
-	if (res->result == HTTP_CANCELLED) {
-		if (!dk->closing)
-			set_state(c, DK_DEAD);
+	if (reply_cancelled(c, res, DK_DEAD))
 		return;
-	}
 	struct err e = ERR_INIT;
 	if (http_check(res, &e) == 0 || res->status == 404) {
 		if (c->task && c->task->stats.stopped < UINT64_MAX)
@@ -610,13 +621,8 @@ static void on_stopped(struct http_req *r, const struct http_response *res, void
 {
 	struct dk_container *c = arg;
 	struct docker *dk = c->dk;
-	c->req = NULL;
-	op_done(dk);
-	if (res->result == HTTP_CANCELLED) {
-		if (!dk->closing)
-			set_state(c, DK_RUNNING);
+	if (reply_cancelled(c, res, DK_RUNNING))
 		return;
-	}
 	struct err e = ERR_INIT;
 	/* 304: already stopped; 404: already gone. Either way it is no longer running. */
 	if (http_check(res, &e) == 0 || res->status == 304 || res->status == 404) {
@@ -672,13 +678,8 @@ static void on_started(struct http_req *r, const struct http_response *res, void
 {
 	struct dk_container *c = arg;
 	struct docker *dk = c->dk;
-	c->req = NULL;
-	op_done(dk);
-	if (res->result == HTTP_CANCELLED) {
-		if (!dk->closing)
-			set_state(c, DK_DEAD); /* we do not know: remove it */
+	if (reply_cancelled(c, res, DK_DEAD)) /* we do not know: remove it */
 		return;
-	}
 	struct err e = ERR_INIT;
 	if (http_check(res, &e) == 0 || res->status == 304) {
 		if (c->state == DK_STARTING)
