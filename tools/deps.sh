@@ -6,10 +6,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Build: libhiredis-dev (RESP parsing), libssl-dev (libcrypto: Azure's HMAC). Tests: the metric
 # sources' real servers (redis-server, rabbitmq-server, prometheus), started on loopback by
-# tests/integration/test_metrics_*.sh.
+# tests/integration/test_metrics_*.sh; test_http_api.sh runs promtool and a Prometheus scraping
+# /metrics (prometheus), checks its listener with ss (iproute2) and drives the dashboard in
+# headless chromium.
 PKGS=(build-essential clang pkg-config libuv1-dev libcurl4-openssl-dev libwebsockets-dev
       libwebsockets-evlib-uv libcjson-dev libcmocka-dev libhiredis-dev libssl-dev docker.io
-      busybox-static openssl python3 redis-server rabbitmq-server prometheus tzdata)
+      busybox-static openssl python3 redis-server rabbitmq-server prometheus tzdata chromium
+      iproute2)
 NPM_DIR="$ROOT/tests/npm"
 missing() {
 	local out=()
