@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -704,6 +705,11 @@ int main(int argc, char **argv)
 	info.iface = S.iface;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV;
+	/* lws 4.1 binds an IPv6 socket on every interface even when told 127.0.0.1: an IPv4 address
+	 * gets an IPv4 socket, so the listener really is on that address only. */
+	unsigned char a4[4];
+	if (inet_pton(AF_INET, S.iface, a4) == 1)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = loops;
 	info.pcontext = &S.ctx;
 	info.fd_limit_per_thread = 1024;

@@ -163,7 +163,7 @@ static void fx_start(struct fx *f, size_t max_message)
 	info.port = 0;
 	info.iface = "127.0.0.1";
 	info.protocols = srv_protocols;
-	info.options = LWS_SERVER_OPTION_LIBUV;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6; /* 127.0.0.1 only */
 	info.foreign_loops = loops;
 	info.pcontext = &f->srv.ctx;
 	info.fd_limit_per_thread = 64;
