@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "test_http_head.h"
 #include "utils/util.h"
 
 enum fd_route { FD_VERSION, FD_EVENTS, FD_LIST, FD_CREATE, FD_START, FD_STOP, FD_DELETE, FD_INSPECT,
@@ -435,27 +436,6 @@ static inline void fd_act(struct fd_conn *c, enum fd_route route, const char *me
 	fd_reply(c, 404, "{\"message\":\"page not found\"}");
 }
 
-static inline const char *fd_header(const char *head, const char *name, char *out, size_t size)
-{
-	size_t nl = strlen(name);
-	out[0] = '\0';
-	for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
-		const char *line = p + 2;
-		if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
-			const char *v = line + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t n = strcspn(v, "\r\n");
-			if (n >= size)
-				n = size - 1;
-			memcpy(out, v, n);
-			out[n] = '\0';
-			return out;
-		}
-	}
-	return NULL;
-}
-
 static inline void fd_conn_close(struct fd_conn *c);
 
 /* Handle one complete request at the front of c->in; return the bytes it used, 0 if incomplete. */
@@ -467,7 +447,7 @@ static inline size_t fd_handle(struct fd_conn *c)
 		return 0;
 	size_t head_len = (size_t)(end - c->in) + 4;
 	char val[32], method[16], path[512], id[80];
-	long clen = fd_header(c->in, "Content-Length", val, sizeof val) ? atol(val) : 0;
+	long clen = test_http_header(c->in, "Content-Length", val, sizeof val) ? atol(val) : 0;
 	size_t body_len = clen > 0 ? (size_t)clen : 0;
 	if (c->in_len < head_len + body_len)
 		return 0;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "test_http_head.h"
 #include "utils/util.h"
 
 #define TS_SLOW_MS 20
@@ -151,27 +152,6 @@ static void ts_on_slow(uv_timer_t *t)
 	ts_parse(c);
 }
 
-static const char *ts_header(const char *head, const char *name, char *out, size_t size)
-{
-	size_t nl = strlen(name);
-	out[0] = '\0';
-	for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
-		const char *line = p + 2;
-		if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
-			const char *v = line + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t n = strcspn(v, "\r\n");
-			if (n >= size)
-				n = size - 1;
-			memcpy(out, v, n);
-			out[n] = '\0';
-			return out;
-		}
-	}
-	return NULL;
-}
-
 /* Answer one complete request at the front of c->in; return the bytes it used, 0 if incomplete. */
 static size_t ts_handle(struct ts_conn *c)
 {
@@ -181,7 +161,7 @@ static size_t ts_handle(struct ts_conn *c)
 	if (!end)
 		return 0;
 	size_t head_len = (size_t)(end - c->in) + 4;
-	long clen = ts_header(c->in, "Content-Length", val, sizeof val) ? atol(val) : -1;
+	long clen = test_http_header(c->in, "Content-Length", val, sizeof val) ? atol(val) : -1;
 	size_t body_len = clen > 0 ? (size_t)clen : 0;
 	if (c->in_len < head_len + body_len)
 		return 0;
@@ -193,7 +173,7 @@ static size_t ts_handle(struct ts_conn *c)
 		srv->max_active = srv->active;
 	snprintf(srv->method, sizeof srv->method, "%s", method);
 	snprintf(srv->path, sizeof srv->path, "%s", path);
-	ts_header(c->in, "Content-Type", srv->content_type, sizeof srv->content_type);
+	test_http_header(c->in, "Content-Type", srv->content_type, sizeof srv->content_type);
 	size_t hl = head_len < sizeof srv->headers - 1 ? head_len : sizeof srv->headers - 1;
 	memcpy(srv->headers, c->in, hl);
 	srv->headers[hl] = '\0';
