@@ -121,3 +121,45 @@ clean:
 	rm -rf build build-asan build-clang bin
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/main.d
+
+# ---- sanitizers and valgrind (issue 9) -------------------------------------------------------
+# asan-test: unit and integration tests against an ASan+UBSan build (build-asan/, programs in
+# build-asan/bin). valgrind: the same under memcheck, with the normal build. Both fail on any
+# report or definite leak; tests/integration/lib.sh checks the programs' report files.
+ASAN_MAKE := $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+VALGRIND  := valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
+	--errors-for-leak-kinds=definite --error-exitcode=99 --track-fds=no \
+	--suppressions=$(CURDIR)/tools/valgrind.supp
+# Timing under valgrind: every integration wait_for deadline is multiplied by this.
+VALGRIND_SLOW ?= 10
+
+.PHONY: asan-bin asan-test asan-integration valgrind valgrind-unit valgrind-integration
+
+$(BUILD)/bin/microscaler: $(BUILD)/cmd/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/microscaler-%: tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+asan-bin: deps-ok
+	+@$(ASAN_MAKE) build-asan/bin/microscaler $(TOOL_SRC:tools/%.c=build-asan/bin/microscaler-%)
+
+asan-integration: asan-bin
+	@MSS_BIN=$(CURDIR)/build-asan/bin/microscaler MSS_TOOLS_DIR=$(CURDIR)/build-asan/bin \
+		MSS_SAN_LOG_DIR=$(CURDIR)/build-asan/reports tools/run-integration.sh
+
+asan-test: asan asan-integration
+
+valgrind-unit: deps-ok
+	@$(MAKE) --no-print-directory $(UNIT_BIN)
+	@MSS_TEST_WRAPPER="$(VALGRIND) -q" tools/run-unit.sh $(UNIT_BIN)
+
+valgrind-integration: deps-ok
+	@$(MAKE) --no-print-directory all
+	@MSS_BIN_WRAPPER="$(VALGRIND)" MSS_TEST_SLOW=$(VALGRIND_SLOW) \
+		MSS_SAN_LOG_DIR=$(CURDIR)/build/valgrind-reports tools/run-integration.sh
+
+valgrind: valgrind-unit valgrind-integration

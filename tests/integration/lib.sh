@@ -2,7 +2,13 @@
 # it needs, and its EXIT trap stops it again even when an assertion fails.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="$ROOT/bin/microscaler"
+# MSS_BIN / MSS_TOOLS_DIR run the suite against another build (e.g. the ASan one in
+# build-asan/bin); MSS_BIN_WRAPPER is a command prefix for our programs (e.g. valgrind). With any
+# of them set, reports land in a per-file directory checked at exit (san_setup below).
+BIN="${MSS_BIN:-$ROOT/bin/microscaler}"
+TOOLS_DIR="${MSS_TOOLS_DIR:-$ROOT/bin}"
+# MSS_TEST_SLOW=N multiplies every wait_for deadline (the daemon under valgrind is ~20x slower).
+SLOW="${MSS_TEST_SLOW:-1}"
 DOCKER_CLI=/usr/bin/docker   # Debian's client, matching the Debian engine
 FAILS=0
 PASSES=0
@@ -23,11 +29,11 @@ finish() {
 	echo "$(basename "$0"): $PASSES passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]
 }
-trap run_cleanup EXIT
+trap 'run_cleanup; san_check' EXIT
 
 # wait_for SECONDS command...: poll (20 ms) until the command succeeds; 1 on timeout.
 wait_for() {
-	local deadline=$(($(date +%s%N) + $1 * 1000000000)); shift
+	local deadline=$(($(date +%s%N) + $1 * SLOW * 1000000000)); shift
 	until "$@"; do
 		[ "$(date +%s%N)" -ge "$deadline" ] && return 1
 		sleep 0.02
@@ -93,3 +99,64 @@ dockerd_stop() {
 # Containers carrying a label (key=value), running or not.
 count_labelled() { "$DOCKER_CLI" ps -aq --filter "label=$1" | wc -l; }
 count_running() { "$DOCKER_CLI" ps -q --filter "label=$1" --filter status=running | wc -l; }
+
+# ---- sanitizers and valgrind ------------------------------------------------------------------
+# Under a sanitized build or a wrapper, BIN and TOOLS_DIR point at small scripts that set the
+# report options (they survive `env -i`) and exec the real program, so the PID is the program's.
+# A report makes this file fail at exit even where the test never looks at the exit status.
+SAN_DIR=
+san_setup() {
+	[ -n "${MSS_BIN:-}${MSS_TOOLS_DIR:-}${MSS_BIN_WRAPPER:-}" ] || return 0
+	mkdir -p "${MSS_SAN_LOG_DIR:-/tmp}"
+	SAN_DIR=$(mktemp -d "${MSS_SAN_LOG_DIR:-/tmp}/mss-san.$(basename "$0" .sh).XXXXXX")
+	mkdir -p "$SAN_DIR/tools"
+	local real=$BIN name
+	BIN="$SAN_DIR/microscaler"
+	san_wrap "$real" "$BIN"
+	for real in "$TOOLS_DIR"/microscaler-*; do
+		[ -x "$real" ] || continue
+		name=$(basename "$real")
+		san_wrap "$real" "$SAN_DIR/tools/$name"
+	done
+	TOOLS_DIR="$SAN_DIR/tools"
+}
+san_wrap() { # san_wrap REAL SCRIPT
+	local sym=
+	[ -x /usr/bin/llvm-symbolizer ] && sym="export ASAN_SYMBOLIZER_PATH=/usr/bin/llvm-symbolizer"
+	local vg=
+	[ -n "${MSS_BIN_WRAPPER:-}" ] && vg="$MSS_BIN_WRAPPER --log-file=$SAN_DIR/valgrind.%p.log"
+	cat >"$2" <<-EOF
+	#!/bin/sh
+	export ASAN_OPTIONS="log_path=$SAN_DIR/asan:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$SAN_DIR/ubsan:print_stacktrace=1:halt_on_error=1"
+	$sym
+	exec $vg "$1" "\$@"
+	EOF
+	chmod +x "$2"
+}
+# A valgrind log is a report when its summary counts errors (definite leaks count, see
+# MSS_BIN_WRAPPER), or, for a process killed before its summary, when it holds an error record.
+san_valgrind_bad() {
+	if grep -q 'ERROR SUMMARY:' "$1"; then
+		! grep -q 'ERROR SUMMARY: 0 errors' "$1"
+	else
+		grep -qE '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination overlap|Argument .* fishy|Process terminating)' "$1"
+	fi
+}
+san_check() { # in the EXIT trap: without an `exit` the file's own status stands
+	local f bad=0
+	[ -n "$SAN_DIR" ] && [ -d "$SAN_DIR" ] || return 0
+	for f in "$SAN_DIR"/asan.* "$SAN_DIR"/ubsan.* "$SAN_DIR"/valgrind.*.log; do
+		[ -e "$f" ] || continue
+		case $f in */valgrind.*) san_valgrind_bad "$f" || continue ;; esac
+		bad=1
+		echo "not ok - $(basename "$0"): sanitizer report $(basename "$f"):"
+		sed 's/^/#   /' "$f"
+	done
+	if [ $bad -eq 1 ]; then
+		echo "$(basename "$0"): sanitizer reports kept in $SAN_DIR"
+		exit 1
+	fi
+	rm -rf "$SAN_DIR"
+}
+san_setup

@@ -5,7 +5,7 @@
 # malformed frames of every kind, SIGTERM connected and disconnected, MSS_CONFIG=SERVER, bearer
 # token and TLS; then one short case against a private dockerd.
 . "$(dirname "$0")/lib.sh"
-SRV="$ROOT/bin/microscaler-demand-server"
+SRV="$TOOLS_DIR/microscaler-demand-server"
 T=$(mktemp -d /tmp/mss-remote.XXXXXX)
 on_exit "rm -rf $T"
 SECONDS=0
