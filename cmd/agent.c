@@ -658,7 +658,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct settings *s, struc
 	a->start_time_s = (double)util_wall_ms() / 1000.0;
 	a->config_pending = strcmp(s->config, "SERVER") == 0;
 	if (!a->config_pending && config_load(s, &a->tasks, e) != 0)
-		return -1;
+		goto fail;
 	if (monitor_list_new(&a->monitors, s->monitor, s, e) != 0)
 		goto fail;
 	a->sched = scheduler_new(s->scheduler, loop, &a->tasks, s, e);
