@@ -1402,12 +1402,23 @@ static void dk_sync(struct scheduler *s)
 	for (size_t i = 0; i < tt->len && dk->in_flight < stop_slots(dk); i++) {
 		struct task *t = tt->tasks[i];
 		int excess = t->requested - t->demand;
+		/* A create in flight is removed unstarted when its reply finds it unwanted
+		 * (on_created): it covers that much of the excess, so no running container is
+		 * stopped in its place. */
+		int creating = 0;
+		for (struct dk_container *c = dk->containers; c; c = c->next)
+			if (c->task == t && c->state == DK_CREATING && c->req)
+				creating++;
 		while (excess-- > 0 && dk->in_flight < stop_slots(dk)) {
 			/* One waiting for the engine's restart goes first: nothing runs in it, and
 			 * the engine's backoff may be a minute. */
 			struct dk_container *c = newest_in(dk, t, DK_EXITED);
 			if (c) {
 				remove_container(dk, c);
+				continue;
+			}
+			if (creating > 0) {
+				creating--;
 				continue;
 			}
 			c = newest_in(dk, t, DK_RUNNING);
