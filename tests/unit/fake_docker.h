@@ -35,6 +35,7 @@
 #include <uv.h>
 
 #include "test_http_head.h"
+#include "test_tmpdir.h"
 #include "utils/util.h"
 
 enum fd_route { FD_VERSION, FD_EVENTS, FD_LIST, FD_CREATE, FD_START, FD_STOP, FD_DELETE, FD_INSPECT,
@@ -611,7 +612,7 @@ static inline int fd_start(struct fd_engine *fd, uv_loop_t *loop)
 	memset(fd, 0, sizeof *fd);
 	fd->loop = loop;
 	snprintf(fd->dir, sizeof fd->dir, "/tmp/mss-fake-docker-XXXXXX");
-	if (!mkdtemp(fd->dir))
+	if (!test_tmpdir_make(fd->dir))
 		return UV_EIO;
 	snprintf(fd->sock_path, sizeof fd->sock_path, "%s/docker.sock", fd->dir);
 	snprintf(fd->host, sizeof fd->host, "unix://%s", fd->sock_path);

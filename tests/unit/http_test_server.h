@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "test_http_head.h"
+#include "test_tmpdir.h"
 #include "utils/util.h"
 
 #define TS_SLOW_MS 20
@@ -309,7 +310,7 @@ static int ts_start(struct ts_server *srv, uv_loop_t *loop)
 	memset(srv, 0, sizeof *srv);
 	srv->loop = loop;
 	snprintf(srv->dir, sizeof srv->dir, "/tmp/mss-http-test-XXXXXX");
-	if (!mkdtemp(srv->dir))
+	if (!test_tmpdir_make(srv->dir))
 		return UV_EIO;
 	snprintf(srv->sock_path, sizeof srv->sock_path, "%s/http.sock", srv->dir);
 
