@@ -151,7 +151,10 @@ asan-integration: asan-bin
 	@MSS_BIN=$(CURDIR)/build-asan/bin/microscaler MSS_TOOLS_DIR=$(CURDIR)/build-asan/bin \
 		MSS_SAN_LOG_DIR=$(CURDIR)/build-asan/reports tools/run-integration.sh
 
-asan-test: asan asan-integration
+# One after the other (not in parallel under -j): the integration tests are timing-sensitive.
+asan-test:
+	+@$(MAKE) --no-print-directory asan
+	+@$(MAKE) --no-print-directory asan-integration
 
 valgrind-unit: deps-ok
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
@@ -162,4 +165,6 @@ valgrind-integration: deps-ok
 	@MSS_BIN_WRAPPER="$(VALGRIND)" MSS_TEST_SLOW=$(VALGRIND_SLOW) \
 		MSS_SAN_LOG_DIR=$(CURDIR)/build/valgrind-reports tools/run-integration.sh
 
-valgrind: valgrind-unit valgrind-integration
+valgrind:
+	+@$(MAKE) --no-print-directory valgrind-unit
+	+@$(MAKE) --no-print-directory valgrind-integration
