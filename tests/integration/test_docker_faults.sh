@@ -43,7 +43,9 @@ dpid=$(cat "$DOCKERD_DIR/dockerd.pid")
 kill -STOP "$dpid" # the engine is slow to answer
 on_exit "kill -CONT $dpid 2>/dev/null"
 agent "$T/b.log" "$DOCKER_HOST" MSS_SHUTDOWN_TIMEOUT=20
-sleep 0.5
+# Its signal handlers are in place once the backend starts (a slow start, e.g. under valgrind,
+# would otherwise die of the SIGTERM)
+wait_for 10 grep -q 'msg=connecting' "$T/b.log"
 kill -TERM "$AGENT_PID"
 sleep 0.5
 kill -CONT "$dpid"
