@@ -8,6 +8,7 @@
 #include "scheduler/docker.h"
 #include "scheduler/marathon.h"
 #include "utils/err.h"
+#include "utils/http.h"
 #include "utils/settings.h"
 #include "utils/ws.h"
 
@@ -46,6 +47,13 @@ static void after_load(const struct settings *s)
 	(void)marathon_base_url(s->marathon_api, url, sizeof url, &e);
 	if (*s->marathon_token)
 		(void)marathon_token_header(s->marathon_token, hdr, sizeof hdr, &e);
+	/* MSS_CONFIG=SERVER: GET http(s)://host/apps/<MSS_USER_ID>, the user escaped. */
+	char *user = http_escape(s->user_id);
+	FUZZ_ASSERT(user);
+	FUZZ_ASSERT(
+	    strspn(user, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%") ==
+	    strlen(user));
+	free(user);
 	for (const struct setting_def *d = settings_defs; d->name; d++)
 		FUZZ_ASSERT(settings_value(d->name) != NULL);
 }
