@@ -117,6 +117,45 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. $(LIB_SRC) cmd/main.c
 
+# ---- Fuzzing (tests/fuzz/, see its README) ----
+# fuzz:        every target under libFuzzer (clang, ASan+UBSan) for FUZZ_SECONDS each, FUZZ_JOBS at once
+# fuzz-smoke:  the same for FUZZ_SMOKE_SECONDS each (the CI run)
+# fuzz-replay: the committed corpus and crashers through each target once, built with $(CC) and
+#              ASan+UBSan but without libFuzzer (regression inputs that need no clang)
+FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_JOBS    ?= 2
+FUZZ_SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer
+FUZZ_LINK    ?=
+FUZZ_MAIN    ?=
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-replay fuzz-replay-build
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_MAIN) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(FUZZ_LINK) -o $@ $< $(FUZZ_MAIN) $(LIB) $(LDLIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz OPT="-O1 -g" \
+		SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" FUZZ_LINK=-fsanitize=fuzzer \
+		$(FUZZ_TARGETS:%=build/fuzz/fuzz/%)
+
+fuzz: fuzz-build
+	@tools/run-fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	@tools/run-fuzz.sh run $(FUZZ_SMOKE_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-replay-build:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz-replay OPT="-O1 -g" SAN="$(FUZZ_SAN)" \
+		FUZZ_MAIN=tests/fuzz/replay.c $(FUZZ_TARGETS:%=build/fuzz-replay/fuzz/%)
+
+fuzz-replay: fuzz-replay-build
+	@tools/run-fuzz.sh replay 0 1 $(FUZZ_TARGETS)
+
 clean:
 	rm -rf build build-asan build-clang bin
 

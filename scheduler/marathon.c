@@ -33,8 +33,10 @@ int marathon_base_url(const char *api, char *out, size_t n, struct err *e)
 	size_t host = strcspn(rest, "/?#");
 	if (host == 0)
 		return err_set(e, "MSS_MARATHON_API: no host in '%s'", api);
-	if (strpbrk(api, "?# \t\r\n"))
-		return err_set(e, "MSS_MARATHON_API: no query, fragment or spaces allowed: '%s'", api);
+	for (const char *p = api; *p; p++)
+		if (strchr("?# ", *p) || (unsigned char)*p < ' ' || *p == 0x7f)
+			return err_set(e, "MSS_MARATHON_API: no query, fragment, spaces or control "
+			                  "characters allowed: '%s'", api);
 	size_t len = strlen(api);
 	while (len > (size_t)(rest - api) + host && api[len - 1] == '/')
 		len--;

@@ -42,8 +42,10 @@ static int service_from(const cJSON *j, struct swarm_service *out)
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "Spec");
 	const char *name = json_str(spec, "Name");
 	const cJSON *index = json_path(j, "Version", "Index");
+	/* Converting a double outside uint64's range (1e30, or what cJSON makes of 1e999) is
+	 * undefined; such a version is no version. */
 	if (!id || !*id || strlen(id) >= sizeof out->id || !name || strlen(name) >= sizeof out->name ||
-	    !cJSON_IsNumber(index) || index->valuedouble < 0)
+	    !cJSON_IsNumber(index) || !(index->valuedouble >= 0 && index->valuedouble < 0x1p64))
 		return -1;
 	snprintf(out->id, sizeof out->id, "%s", id);
 	snprintf(out->name, sizeof out->name, "%s", name);
@@ -53,11 +55,10 @@ static int service_from(const cJSON *j, struct swarm_service *out)
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(repl, "Replicas");
 		out->replicated = true;
 		/* Replicas omitted means 1 (the engine's default) */
-		out->replicas = cJSON_IsNumber(n) ? (n->valuedouble > 1e6 ? 1000000
-									 : (int)n->valuedouble)
-						  : 1;
-		if (out->replicas < 0)
-			out->replicas = 0;
+		out->replicas = !cJSON_IsNumber(n)       ? 1
+				: n->valuedouble > 1e6   ? 1000000
+				: !(n->valuedouble >= 0) ? 0
+							 : (int)n->valuedouble;
 	}
 	const char *owner = json_str(json_path(spec, "Labels", NULL), DOCKER_LABEL_OWNER);
 	if (owner)

@@ -5,6 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A message is one line whatever it quotes (an engine's multi-line "message", a metric source's
+ * XML): line breaks and other control bytes become spaces. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			*s = ' ';
+}
+
 int err_set(struct err *e, const char *fmt, ...)
 {
 	if (!e)
@@ -13,6 +22,7 @@ int err_set(struct err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
+	one_line(e->msg);
 	e->code = -1;
 	return -1;
 }
@@ -40,6 +50,7 @@ int err_wrap(struct err *e, const char *fmt, ...)
 		rest = sizeof e->msg - 1 - n;
 	memcpy(e->msg + n, old, rest);
 	e->msg[n + rest] = '\0';
+	one_line(e->msg);
 	if (!e->code)
 		e->code = -1;
 	return -1;

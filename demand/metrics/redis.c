@@ -262,7 +262,8 @@ int metric_redis_reply(enum metric_redis_kind kind, const struct redisReply *rep
 {
 	switch (reply->type) {
 	case REDIS_REPLY_ERROR:
-		snprintf(why, size, "%s", reply->str);
+		/* "-\r\n" (or a NUL first) would be a failure without a reason. */
+		snprintf(why, size, "%s", reply->str && reply->str[0] ? reply->str : "error reply");
 		return -1;
 	case REDIS_REPLY_INTEGER:
 		if (kind == METRIC_REDIS_VALUE || reply->integer < 0)

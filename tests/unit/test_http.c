@@ -342,6 +342,26 @@ static void test_404_error_body_delivered_and_checked(void **state)
 	fx_done(&f);
 }
 
+/* A message with line breaks (JSON escapes or raw) still makes a one-line error: errors end up
+ * in plain-text lines (stderr at start-up, logfmt). Found by the docker fuzz target. */
+static void test_check_error_from_a_multiline_message_stays_one_line(void **state)
+{
+	struct err e = ERR_INIT;
+	(void)state;
+	const char *body = "{\"message\":\"pull access denied\\nrepository does not exist\\r\"}";
+	struct http_response res = {.result = HTTP_OK,
+	                            .status = 500,
+	                            .reason = "Internal Server Error",
+	                            .body = body,
+	                            .body_len = strlen(body)};
+	assert_int_equal(http_check(&res, &e), -1);
+	assert_string_equal(e.msg, "500 pull access denied repository does not exist ");
+	res.body = "\x1b[31mred\tand more\r\nsecond line";
+	res.body_len = strlen(res.body);
+	assert_int_equal(http_check(&res, &e), -1);
+	assert_string_equal(e.msg, "500  [31mred and more");
+}
+
 static void test_timeout_fires_when_server_never_answers(void **state)
 {
 	struct fx f;
@@ -727,6 +747,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_post_sends_zero_length_and_no_form_type),
 	    cmocka_unit_test(test_delete_uses_delete_method),
 	    cmocka_unit_test(test_404_error_body_delivered_and_checked),
+	    cmocka_unit_test(test_check_error_from_a_multiline_message_stays_one_line),
 	    cmocka_unit_test(test_timeout_fires_when_server_never_answers),
 	    cmocka_unit_test(test_default_timeout_applies_when_request_sets_none),
 	    cmocka_unit_test(test_in_flight_cap_respected_and_all_complete),

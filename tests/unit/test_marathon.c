@@ -38,6 +38,20 @@ static void test_bad_api_urls_are_errors_naming_the_setting(void **state)
 	assert_int_equal(marathon_base_url("http://a-very-long-host:8080", b, sizeof b, &e), -1);
 }
 
+/* Every byte of the base URL goes into each request's URL: a control character (not only CR,
+ * LF and tab) is refused. Found by the marathon fuzz target. */
+static void test_api_url_with_a_control_character_is_an_error(void **state)
+{
+	const char *bad[] = {"http://m\x01:8080", "https://m/service\x10/marathon", "http://m/\x7f",
+			     "http://m\x1b[31m/"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char b[256];
+		struct err e = ERR_INIT;
+		assert_int_equal(marathon_base_url(bad[i], b, sizeof b, &e), -1);
+		assert_non_null(strstr(e.msg, "control characters"));
+	}
+}
+
 static void test_app_ids_become_absolute_and_group_ids_are_kept(void **state)
 {
 	char id[64];
@@ -179,6 +193,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_base_url_appends_v2_like_go_and_keeps_a_path_prefix),
 	    cmocka_unit_test(test_bad_api_urls_are_errors_naming_the_setting),
+	    cmocka_unit_test(test_api_url_with_a_control_character_is_an_error),
 	    cmocka_unit_test(test_app_ids_become_absolute_and_group_ids_are_kept),
 	    cmocka_unit_test(test_ids_marathon_would_refuse_are_errors),
 	    cmocka_unit_test(test_token_is_sent_as_dcos_does_or_verbatim),

@@ -897,6 +897,18 @@ static int redis_reply(enum metric_redis_kind kind, const char *resp, double *v,
 	return rc;
 }
 
+/* An error reply with no text still fails the read with a reason (found by the metrics fuzz
+ * target: the error was ""). */
+static void test_redis_empty_error_reply_still_gives_a_reason(void **state)
+{
+	double v = -1;
+	char why[160];
+	assert_int_equal(redis_reply(METRIC_REDIS_LIST, "-\r\n", &v, why), -1);
+	assert_string_equal(why, "error reply");
+	assert_int_equal(redis_reply(METRIC_REDIS_VALUE, "-ERR no such key\r\n", &v, why), -1);
+	assert_string_equal(why, "ERR no such key");
+}
+
 static void test_redis_replies_become_lengths_or_errors(void **state)
 {
 	double v = -1;
@@ -1007,6 +1019,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_azure_request_is_signed_and_reads_the_count_header,
 	                                    setup, teardown),
 	    cmocka_unit_test(test_redis_replies_become_lengths_or_errors),
+	    cmocka_unit_test(test_redis_empty_error_reply_still_gives_a_reason),
 	    cmocka_unit_test(test_redis_config_errors_name_the_field),
 	    cmocka_unit_test_setup_teardown(test_redis_down_fails_the_read_and_closes_cleanly,
 	                                    setup, teardown),

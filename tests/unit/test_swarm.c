@@ -74,6 +74,25 @@ static void test_inspect_gives_the_spec_to_update_with_new_replicas(void **state
 	assert_int_equal(swarm_parse_service("[]", 2, &s, NULL, &e), -1);
 }
 
+/* Numbers no engine sends, but a proxy or a bug might: never converted out of range (that is
+ * undefined behaviour, found by the swarm fuzz target). */
+static void test_out_of_range_version_or_replicas_are_refused_or_clamped(void **state)
+{
+	struct swarm_service s;
+	struct err e = ERR_INIT;
+	const char *huge = SVC("abc", "web", 1e30, "{\"Replicated\":{\"Replicas\":2}}");
+	assert_int_equal(swarm_parse_service(huge, strlen(huge), &s, NULL, &e), -1);
+	const char *inf = SVC("abc", "web", 1e999, "{\"Replicated\":{\"Replicas\":2}}");
+	assert_int_equal(swarm_parse_service(inf, strlen(inf), &s, NULL, &e), -1);
+	const char *neg = SVC("abc", "web", 3, "{\"Replicated\":{\"Replicas\":-1e30}}");
+	assert_int_equal(swarm_parse_service(neg, strlen(neg), &s, NULL, &e), 0);
+	assert_int_equal(s.version, 3);
+	assert_int_equal(s.replicas, 0);
+	const char *big = SVC("abc", "web", 3, "{\"Replicated\":{\"Replicas\":1e30}}");
+	assert_int_equal(swarm_parse_service(big, strlen(big), &s, NULL, &e), 0);
+	assert_int_equal(s.replicas, 1000000);
+}
+
 struct tally {
 	struct swarm_counts a, b;
 };
@@ -168,6 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_services_list_gives_id_version_replicas_and_owner),
 	    cmocka_unit_test(test_inspect_gives_the_spec_to_update_with_new_replicas),
+	    cmocka_unit_test(test_out_of_range_version_or_replicas_are_refused_or_clamped),
 	    cmocka_unit_test(test_running_counts_tasks_not_desired_replicas),
 	    cmocka_unit_test(test_create_body_carries_the_task_and_our_labels),
 	    cmocka_unit_test(test_out_of_sequence_is_recognised_in_the_engine_message),
