@@ -42,8 +42,7 @@ all_hit() { stat hits | tr ',' '\n' | awk '$1<1{bad=1} END{exit bad}'; }
 dockerd_kill() {
 	local pid
 	pid=$(cat "$DOCKERD_DIR/dockerd.pid")
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null # our child: reaped here, without the shell's "Killed" line
+	{ kill -9 "$pid" && wait "$pid"; } 2>/dev/null # our child: reaped here, no "Killed" line
 	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
 }
 
@@ -92,6 +91,9 @@ fagent() {
 		MSS_MONITOR=LOG MSS_TICK_MS=100 MSS_PULL_IMAGES=false "DOCKER_HOST=unix://$PROXY_SOCK" \
 		MSS_INSTANCE_ID="$OWNER" MSS_RECONCILE_S=2 MSS_HTTP_ADDR=127.0.0.1:0 \
 		MSS_HTTP_TOKEN=tok MSS_SHUTDOWN_TIMEOUT=20 "$@"
+	# FAULTS_LOG_DIR=dir keeps every agent log (and the proxy's request log) past the test
+	local keep="\$FAULTS_LOG_DIR/$(basename "$0" .sh)"
+	on_exit "[ -z \"\${FAULTS_LOG_DIR:-}\" ] || { mkdir -p $keep; cp $log $T/proxy-requests.log $keep/; } 2>/dev/null"
 	wait_for 10 grep -q 'msg=listening' "$log" || return 1
 	API="http://127.0.0.1:$(sed -n 's/.*msg=listening.* port=\([0-9]*\).*/\1/p' "$log" | head -1)"
 }
