@@ -22,6 +22,7 @@ PORT=0 N_SRV=0
 srv_start() { # a server on $PORT (0: any, then PORT is set); SRV_PID, SRV_ERR
 	N_SRV=$((N_SRV + 1))
 	SRV_ERR="$T/srv$N_SRV.err"
+	: >"$SRV_ERR"
 	"$SRV" --port "$PORT" --quiet <&3 >/dev/null 2>"$SRV_ERR" &
 	SRV_PID=$!
 	on_exit "kill -9 $SRV_PID 2>/dev/null"
