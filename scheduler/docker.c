@@ -172,14 +172,23 @@ int docker_parse_list(const char *body, size_t len, const char *owner, bool adop
 		cJSON_Delete(j);
 		return err_set(e, "GET /containers/json: not a JSON array");
 	}
-	int seen = 0;
+	/* Every element must be a container: a reply with junk in it is corrupt, and read as the
+	 * truth it would make our containers look vanished (and be started again). */
 	const cJSON *c;
+	cJSON_ArrayForEach(c, j)
+	{
+		if (!valid_id(json_str(c, "Id")) || !json_str(c, "State")) {
+			cJSON_Delete(j);
+			return err_set(e, "GET /containers/json: an element is not a container "
+					  "(no Id or State)");
+		}
+	}
+	int seen = 0;
 	cJSON_ArrayForEach(c, j)
 	{
 		struct docker_seen s = {0};
 		const char *id = json_str(c, "Id"), *state = json_str(c, "State");
-		if (!valid_id(id) || !state ||
-		    !docker_labels_ours(cJSON_GetObjectItemCaseSensitive(c, "Labels"), owner,
+		if (!docker_labels_ours(cJSON_GetObjectItemCaseSensitive(c, "Labels"), owner,
 					adopt_legacy, &s))
 			continue;
 		snprintf(s.id, sizeof s.id, "%s", id);

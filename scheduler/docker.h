@@ -52,8 +52,9 @@ struct cJSON;
 bool docker_labels_ours(const struct cJSON *labels, const char *owner, bool adopt_legacy,
 			struct docker_seen *out);
 
-/* GET /containers/json: call `fn` for every container of ours. Returns the number seen, or -1 with
- * e on a body that is not a JSON array (elements of the wrong shape are skipped). */
+/* GET /containers/json: call `fn` for every container of ours (others are skipped). Returns the
+ * number seen, or -1 with e on a body that is not a JSON array of containers: one element without
+ * a valid Id or a State makes the whole reply an error (nothing is reported). */
 int docker_parse_list(const char *body, size_t len, const char *owner, bool adopt_legacy,
 		      void (*fn)(const struct docker_seen *c, void *arg), void *arg, struct err *e);
 

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -132,14 +133,34 @@ static void test_list_keeps_only_our_containers_and_reads_state_not_status(void 
 		"[{\"Id\":\"" ID "\",\"State\":\"running\",\"Status\":\"Up 4 days\",\"Created\":5,"
 		"\"Labels\":{\"com.microscaling.task\":\"web\",\"com.microscaling.owner\":\"a\"}},"
 		"{\"Id\":\"" ID "\",\"State\":\"running\",\"Labels\":{\"app\":\"theirs\"}},"
-		"{\"Id\":\"short\",\"State\":\"running\",\"Labels\":{\"com.microscaling.task\":\"w\","
-		"\"com.microscaling.owner\":\"a\"}},"
-		"{\"State\":\"running\"}, 7, null]";
+		"{\"Id\":\"" ID "\",\"State\":\"exited\",\"Labels\":null}]";
 	struct err e = ERR_INIT;
 	listed = 0;
 	assert_int_equal(docker_parse_list(body, strlen(body), "a", false, on_seen, NULL, &e), 1);
 	assert_int_equal(listed, 1);
 	assert_string_equal(listed_state, "running");
+}
+
+/* Found by the fault proxy: a list of junk read as "none of ours" made every container look
+ * vanished, and the agent started them all again beside the real ones. */
+static void test_list_with_an_element_that_is_not_a_container_is_an_error(void **state)
+{
+	const char *ours = "{\"Id\":\"" ID "\",\"State\":\"running\",\"Labels\":{"
+			   "\"com.microscaling.task\":\"web\",\"com.microscaling.owner\":\"a\"}}";
+	const char *junk[] = {"7", "null", "\"x\"", "[]", "{\"State\":\"running\"}",
+			      "{\"Id\":5,\"State\":[],\"Labels\":\"x\"}", "{\"Id\":\"zz\"}",
+			      "{\"Id\":\"short\",\"State\":\"running\"}",
+			      "{\"Id\":\"" ID "\",\"State\":3}"};
+	for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+		char body[1024];
+		snprintf(body, sizeof body, "[%s,%s]", ours, junk[i]);
+		struct err e = ERR_INIT;
+		listed = 0;
+		assert_int_equal(docker_parse_list(body, strlen(body), "a", false, on_seen, NULL, &e),
+				 -1);
+		assert_int_equal(listed, 0); /* nothing reported from a reply that is not trusted */
+		assert_non_null(strstr(e.msg, "not a container"));
+	}
 }
 
 static void test_list_that_is_not_an_array_is_an_error(void **state)
@@ -251,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_go_label_is_adopted_only_when_asked),
 		cmocka_unit_test(test_list_keeps_only_our_containers_and_reads_state_not_status),
 		cmocka_unit_test(test_list_that_is_not_an_array_is_an_error),
+		cmocka_unit_test(test_list_with_an_element_that_is_not_a_container_is_an_error),
 		cmocka_unit_test(test_event_of_ours_is_parsed_with_its_exit_code),
 		cmocka_unit_test(test_events_of_others_and_junk_are_skipped),
 		cmocka_unit_test(test_created_reply_gives_the_id),
