@@ -121,3 +121,8 @@ clean:
 	rm -rf build build-asan build-clang bin
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/main.d
+
+# ---- security (docs/security.md): the integration test of its claims, alone ----
+.PHONY: test-security
+test-security: all
+	@bash tests/integration/test_security.sh
