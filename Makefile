@@ -122,7 +122,7 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/main.d
 
-# ---- security (docs/security.md): the integration test of its claims, alone ----
+# ---- security (docs/security.md): the integration tests of its claims, alone ----
 .PHONY: test-security
 test-security: all
-	@bash tests/integration/test_security.sh
+	@bash tests/integration/test_security.sh && bash tests/integration/test_rootless.sh
