@@ -493,7 +493,7 @@ for form in FILE ENVVAR SERVER; do
 	docker_agent "$T/env-$form.log" "${SECRET_ENV[@]}" SECRET_X=sec-env-X-17 "${extra[@]}"
 	wait_for 20 bash -c "[ \$($D ps -q --filter label=$OURS --filter status=running | wc -l) -eq 3 ]"
 	envcheck "$form" >"$T/envcheck-$form.out" 2>&1
-	check "env ($form config): each container has exactly its task's env (object, array, none); no variable or secret of the agent's anywhere in docker inspect$(tr '\n' ' ' <"$T/envcheck-$form.out" | head -c 300)" \
+	check "env ($form config): each container has exactly its task's env (object, array, none); no variable or secret of the agent's anywhere in docker inspect $(tr '\n' ' ' <"$T/envcheck-$form.out" | head -c 300)" \
 		[ ! -s "$T/envcheck-$form.out" ]
 	stop_agent "$AGENT_PID"
 	[ "$form" = SERVER ] && kill -9 "$SRV_PID" 2>/dev/null
