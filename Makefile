@@ -213,3 +213,8 @@ valgrind:
 .PHONY: test-faults
 test-faults: all
 	@rc=0; for t in tests/integration/test_faults_*.sh; do bash $$t || rc=1; done; exit $$rc
+
+# ---- security (docs/security.md): the integration tests of its claims, alone ----
+.PHONY: test-security
+test-security: all
+	@bash tests/integration/test_security.sh && bash tests/integration/test_rootless.sh

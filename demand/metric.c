@@ -251,6 +251,21 @@ int metric_cfg_secret(const cJSON *cfg, const char *key, const char **out, struc
 	return 0;
 }
 
+int metric_cfg_check_url(const char *key, const char *url, bool bare_ok, struct err *e)
+{
+	bool scheme = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+	if (util_url_has_userinfo(url))
+		return err_set(e,
+		               "config.%s: user info (user:password@) in the URL is not supported, "
+		               "it would be logged with the URL: use config.user and "
+		               "config.password/passwordEnv or config.bearer",
+		               key);
+	if (!scheme && !bare_ok)
+		return err_set(e, "config.%s: expected an http:// or https:// URL, got '%s'", key,
+		               url);
+	return 0;
+}
+
 /* ---- reply helpers ---- */
 
 int metric_parse_count(const char *s, size_t len, double *out)

@@ -106,6 +106,10 @@ int metric_cfg_duration(const cJSON *cfg, const char *key, uint64_t min_ms, uint
 /* A secret: config.<key>, or the environment variable named by config.<key>Env (so the apps JSON
  * need not hold it). Not both. *out borrows from config or the environment; NULL if neither. */
 int metric_cfg_secret(const cJSON *cfg, const char *key, const char **out, struct err *e);
+/* config.<key> holds an http:// or https:// URL (with `bare_ok`, also a host:port without a
+ * scheme) and no user info: a password there would be logged with the URL, so it is refused
+ * without echoing the value (credentials go in user/password/bearer). */
+int metric_cfg_check_url(const char *key, const char *url, bool bare_ok, struct err *e);
 
 /* ---- reply parsing helpers (pure) ---- */
 

@@ -30,6 +30,11 @@ int marathon_base_url(const char *api, char *out, size_t n, struct err *e)
 		rest = api + 8;
 	else
 		return err_set(e, "MSS_MARATHON_API: want http:// or https://, got '%s'", api);
+	if (util_url_has_userinfo(api))
+		return err_set(e,
+		               "MSS_MARATHON_API: user info (user:password@) is not supported, it "
+		               "would be logged with the URL: use MSS_MARATHON_USER and "
+		               "MSS_MARATHON_PASSWORD");
 	size_t host = strcspn(rest, "/?#");
 	if (host == 0)
 		return err_set(e, "MSS_MARATHON_API: no host in '%s'", api);

@@ -148,3 +148,13 @@ void util_strv_free(char **v)
 		free(*p);
 	free(v);
 }
+
+bool util_url_has_userinfo(const char *url)
+{
+	if (!url)
+		return false;
+	const char *sep = strstr(url, "://");
+	const char *host = sep ? sep + 3 : url;
+	size_t len = strcspn(host, "/?#");
+	return memchr(host, '@', len) != NULL;
+}

@@ -2,6 +2,7 @@
 #ifndef MSS_UTIL_H
 #define MSS_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,11 @@ int util_parse_double(const char *s, double *out);
  * allowed: "250ms", "1.5s", "1m30s", "2h"), or "0". Whole milliseconds, at most max_ms. 0 on
  * success, -1 otherwise. */
 int util_parse_duration_ms(const char *s, uint64_t max_ms, uint64_t *out);
+
+/* True when a URL ("scheme://user:pass@host/...", or "user@host:port" without a scheme) has user
+ * info before its host. Such URLs are refused where they are configured: the URL is logged
+ * (debug lines, errors), and the password with it. */
+bool util_url_has_userinfo(const char *url);
 
 /* Free a NULL-terminated vector of strings and the strings themselves. */
 void util_strv_free(char **v);

@@ -119,7 +119,8 @@ int ws_parse_url(const char *addr, struct ws_url *out, struct err *e)
 	out->port = out->tls ? 443 : 80;
 	size_t auth_len = strcspn(p, "/?#");
 	if (memchr(p, '@', auth_len))
-		return err_set(e, "'%s': user info is not supported (use MSS_API_TOKEN)", addr);
+		return err_set(e, "user info (user:password@) in the address is not supported, it "
+		                  "would be logged: use MSS_API_TOKEN");
 	if (strchr(p, '#'))
 		return err_set(e, "'%s': a fragment (#...) has no meaning here", addr);
 	const char *host = p, *host_end, *port = NULL;

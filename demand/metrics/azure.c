@@ -84,9 +84,8 @@ static int azure_init(struct metric *m, const cJSON *cfg, struct err *e)
 	if (metric_cfg_str(cfg, "queueName", true, &queue, e) ||
 	    metric_cfg_str(cfg, "endpoint", false, &ep, e))
 		return -1;
-	if (ep && strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0)
-		return err_set(e, "config.endpoint: expected an http:// or https:// URL, got '%s'",
-		               ep);
+	if (ep && metric_cfg_check_url("endpoint", ep, false, e))
+		return -1;
 	/* Queue names: 3-63 of lower-case letters, digits and '-' (Azure's rule). */
 	size_t ql = strlen(queue);
 	bool ok = ql >= 3 && ql <= 63;

@@ -27,8 +27,8 @@ static int httpsrc_init(struct metric *m, const cJSON *cfg, struct err *e)
 	    metric_cfg_secret(cfg, "password", &password, e) ||
 	    metric_cfg_secret(cfg, "bearer", &bearer, e))
 		return -1;
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return err_set(e, "config.url: expected an http:// or https:// URL, got '%s'", url);
+	if (metric_cfg_check_url("url", url, false, e))
+		return -1;
 	if (password && !user)
 		return err_set(e, "config.password: needs config.user");
 	if (bearer && user)

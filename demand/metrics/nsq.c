@@ -31,6 +31,8 @@ static int nsq_init(struct metric *m, const cJSON *cfg, struct err *e)
 	    metric_cfg_str(cfg, "channelName", true, &channel, e) ||
 	    metric_cfg_str(cfg, "endpoint", false, &ep, e))
 		return -1;
+	if (metric_cfg_check_url("endpoint", ep, true, e))
+		return -1;
 	bool url = strncmp(ep, "http://", 7) == 0 || strncmp(ep, "https://", 8) == 0;
 	if (!url && strchr(ep, '/'))
 		return err_set(

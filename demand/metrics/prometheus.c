@@ -32,9 +32,8 @@ static int prom_init(struct metric *m, const cJSON *cfg, struct err *e)
 	    metric_cfg_secret(cfg, "password", &password, e) ||
 	    metric_cfg_secret(cfg, "bearer", &bearer, e))
 		return -1;
-	if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0)
-		return err_set(e, "config.endpoint: expected an http:// or https:// URL, got '%s'",
-		               ep);
+	if (metric_cfg_check_url("endpoint", ep, false, e))
+		return -1;
 	if (password && !user)
 		return err_set(e, "config.password: needs config.user");
 	struct prom *p = xcalloc(1, sizeof *p);

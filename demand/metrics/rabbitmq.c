@@ -35,9 +35,8 @@ static int rabbit_init(struct metric *m, const cJSON *cfg, struct err *e)
 	    metric_cfg_secret(cfg, "password", &password, e) ||
 	    metric_cfg_bool(cfg, "includeUnacked", &unacked, e))
 		return -1;
-	if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0)
-		return err_set(e, "config.endpoint: expected an http:// or https:// URL, got '%s'",
-		               ep);
+	if (metric_cfg_check_url("endpoint", ep, false, e))
+		return -1;
 	struct rabbit *r = xcalloc(1, sizeof *r);
 	size_t n = strlen(ep);
 	while (n && ep[n - 1] == '/')

@@ -72,6 +72,8 @@ static int sqs_init(struct metric *m, const cJSON *cfg, struct err *e)
 	    metric_cfg_str(cfg, "region", false, &region, e) ||
 	    metric_cfg_str(cfg, "endpoint", false, &ep, e))
 		return -1;
+	if (metric_cfg_check_url("queueURL", queue, true, e))
+		return -1;
 	if (!region && region_from_url(queue, from_url, sizeof from_url))
 		region = from_url;
 	if (!region)
@@ -80,9 +82,8 @@ static int sqs_init(struct metric *m, const cJSON *cfg, struct err *e)
 	for (const char *p = region; *p; p++)
 		if (!(*p >= 'a' && *p <= 'z') && !(*p >= '0' && *p <= '9') && *p != '-')
 			return err_set(e, "config.region: '%s' is not a region name", region);
-	if (ep && strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0)
-		return err_set(e, "config.endpoint: expected an http:// or https:// URL, got '%s'",
-		               ep);
+	if (ep && metric_cfg_check_url("endpoint", ep, false, e))
+		return -1;
 	const char *id = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
 	if (!id || !secret)
 		return err_set(e, "metricType: SQS needs AWS_ACCESS_KEY_ID and "

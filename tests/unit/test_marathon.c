@@ -36,6 +36,13 @@ static void test_bad_api_urls_are_errors_naming_the_setting(void **state)
 	char b[16];
 	struct err e = ERR_INIT;
 	assert_int_equal(marathon_base_url("http://a-very-long-host:8080", b, sizeof b, &e), -1);
+	/* A password in the URL would be logged with it: refused, and not repeated. */
+	char b2[256];
+	struct err e2 = ERR_INIT;
+	assert_int_equal(marathon_base_url("https://u:pw-XYZ@m:8080/marathon", b2, sizeof b2, &e2),
+	                 -1);
+	assert_non_null(strstr(e2.msg, "user info"));
+	assert_null(strstr(e2.msg, "pw-XYZ"));
 }
 
 /* Every byte of the base URL goes into each request's URL: a control character (not only CR,

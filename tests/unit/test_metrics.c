@@ -291,6 +291,49 @@ static void test_unknown_metric_type_lists_every_type(void **state)
 	cJSON_Delete(cfg);
 }
 
+/* A password in a URL would be logged with the URL (debug lines, read errors): refused at load,
+ * and the error does not repeat it. */
+static void test_urls_with_user_info_are_refused_without_echoing_the_password(void **state)
+{
+	setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "k", 1);
+	setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct", 1);
+	setenv("AZURE_STORAGE_ACCOUNT_KEY", "a2V5", 1);
+	static const struct {
+		const char *type, *json, *field;
+	} bad[] = {
+	    {"HTTP", "{\"url\":\"http://u:pw-XYZ@h/q\"}", "config.url"},
+	    {"HTTP", "{\"url\":\"https://pw-XYZ@h:8/q?a=b@c\"}", "config.url"},
+	    {"Prometheus", "{\"query\":\"up\",\"endpoint\":\"http://u:pw-XYZ@h:9090\"}",
+	     "config.endpoint"},
+	    {"RabbitMQ", "{\"queueName\":\"q\",\"endpoint\":\"http://u:pw-XYZ@h\"}",
+	     "config.endpoint"},
+	    {"NSQ", "{\"topicName\":\"t\",\"channelName\":\"c\",\"endpoint\":\"u:pw-XYZ@h:4151\"}",
+	     "config.endpoint"},
+	    {"SQS", "{\"queueURL\":\"https://u:pw-XYZ@sqs.eu-west-1.amazonaws.com/1/q\"}",
+	     "config.queueURL"},
+	    {"SQS",
+	     "{\"queueURL\":\"q\",\"region\":\"eu-west-1\",\"endpoint\":\"http://u:pw-XYZ@h/\"}",
+	     "config.endpoint"},
+	    {"AzureQueue", "{\"queueName\":\"qq\",\"endpoint\":\"http://u:pw-XYZ@h/acct\"}",
+	     "config.endpoint"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const char *msg = load_error(bad[i].type, bad[i].json);
+		assert_contains(msg, bad[i].field);
+		assert_contains(msg, "user info");
+		if (strstr(msg, "pw-XYZ"))
+			fail_msg("%s: the error repeats the password: %s", bad[i].type, msg);
+	}
+	/* An '@' after the host (in the path or query) is not user info. */
+	struct metric *m = load(NULL, "HTTP", "{\"url\":\"http://h/q?mail=a@b\"}");
+	metric_free(m);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AZURE_STORAGE_ACCOUNT_NAME");
+	unsetenv("AZURE_STORAGE_ACCOUNT_KEY");
+}
+
 static void test_timeout_is_a_duration_for_every_polled_source(void **state)
 {
 	assert_contains(load_error("HTTP", "{\"url\":\"http://x/\",\"timeout\":\"fast\"}"),
@@ -986,6 +1029,7 @@ int main(void)
 	    cmocka_unit_test(test_durations_parse_to_milliseconds),
 	    cmocka_unit_test(test_json_path_reaches_keys_and_array_indices),
 	    cmocka_unit_test(test_unknown_metric_type_lists_every_type),
+	    cmocka_unit_test(test_urls_with_user_info_are_refused_without_echoing_the_password),
 	    cmocka_unit_test(test_timeout_is_a_duration_for_every_polled_source),
 	    cmocka_unit_test(test_http_source_config_errors_name_the_field),
 	    cmocka_unit_test_setup_teardown(test_http_source_reads_the_number_at_its_path, setup,

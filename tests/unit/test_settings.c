@@ -491,6 +491,13 @@ static void test_api_address_bad_forms_name_the_variable(void **state)
 	expect_bad("MSS_API_ADDRESS", "http://h", "scheme must be ws:// or wss://");
 	expect_bad("MSS_API_ADDRESS", "h:99999", "port must be 1-65535");
 	expect_bad("MSS_API_ADDRESS", "ws://u:p@h", "user info");
+	/* ...without repeating the password. */
+	struct settings s;
+	struct err e = ERR_INIT;
+	setenv("MSS_API_ADDRESS", "wss://u:pw-XYZ@h/", 1);
+	assert_int_equal(settings_load(&s, &e), -1);
+	assert_null(strstr(e.msg, "pw-XYZ"));
+	unsetenv("MSS_API_ADDRESS");
 	expect_bad("MSS_API_ADDRESS", "h x", "spaces");
 }
 
