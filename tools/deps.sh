@@ -8,11 +8,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # sources' real servers (redis-server, rabbitmq-server, prometheus), started on loopback by
 # tests/integration/test_metrics_*.sh; test_http_api.sh runs promtool and a Prometheus scraping
 # /metrics (prometheus), checks its listener with ss (iproute2) and drives the dashboard in
-# headless chromium.
+# headless chromium. debootstrap makes the container image's base (make image).
 PKGS=(build-essential clang pkg-config libuv1-dev libcurl4-openssl-dev libwebsockets-dev
       libwebsockets-evlib-uv libcjson-dev libcmocka-dev libhiredis-dev libssl-dev docker.io
       busybox-static openssl python3 redis-server rabbitmq-server prometheus tzdata chromium
-      iproute2)
+      iproute2 debootstrap)
 NPM_DIR="$ROOT/tests/npm"
 missing() {
 	local out=()
