@@ -3,7 +3,7 @@
 #
 # Run it beside Docker with the engine's socket mounted (socket access is root-equivalent: see
 # docs/security.md). The user must be able to read the socket, so pass the socket's group:
-#   docker run -d --name microscaler --stop-timeout 40 \
+#   docker run -d --name microscaler --stop-timeout 45 \
 #     -v /var/run/docker.sock:/var/run/docker.sock \
 #     --group-add "$(stat -c %g /var/run/docker.sock)" \
 #     -e MSS_CONFIG=FILE -e MSS_CONFIG_FILE=/etc/microscaler/apps.json \

@@ -127,7 +127,7 @@ clean:
 image:
 	tools/image.sh
 
-test-image:
+test-image: bin/microscaler
 	bash tests/integration/test_image.sh
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/main.d

@@ -2,7 +2,7 @@
 # The container image is real: `make image` (tools/image.sh) builds it, and on a private engine it
 # runs with that engine's socket mounted, as a non-root user with no compiler inside, scales a
 # task to N, leaves its own (unlabelled) container and a stranger alone, and on `docker stop`
-# drains what it owns to zero and exits 0 within the stop timeout.
+# drains what it owns to zero and exits 0 within the stop timeout. The systemd unit verifies.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/mss-img.XXXXXX)
 on_exit "rm -rf $T"
@@ -91,6 +91,13 @@ check "zero owned containers are left" running_is 0
 check "its own container is still there (stopped, not removed by itself)" \
 	bash -c "[ \"\$($D inspect -f '{{.State.Status}}' microscaler)\" = exited ]"
 check "the stranger is still running" bash -c "[ \"\$($D inspect -f '{{.State.Running}}' stranger)\" = true ]"
+# --- the systemd unit the README ships (with this tree's binary in place of /usr/local/bin) ----
+if command -v systemd-analyze >/dev/null && [ -x "$BIN" ]; then
+	mkdir -p "$T/unit"
+	sed "s|/usr/local/bin/microscaler|$BIN|g" "$ROOT/docs/microscaler.service" >"$T/unit/microscaler.service"
+	check "docs/microscaler.service passes systemd-analyze verify" bash -c \
+		"cd $T/unit && out=\$(systemd-analyze verify ./microscaler.service 2>&1) && [ -z \"\$out\" ]"
+fi
 [ "$FAILS" -eq 0 ] || sed 's/^/# /' "$T/microscaler.log" | tail -30
 
 finish
