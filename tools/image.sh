@@ -106,8 +106,7 @@ engine_start() {
 		--pidfile "$ENGINE_DIR/dockerd.pid" -H "unix://$ENGINE_DIR/docker.sock" --bridge none \
 		--iptables=false --ip6tables=false --log-level warn >"$ENGINE_DIR/dockerd.log" 2>&1 &
 	export DOCKER_HOST="unix://$ENGINE_DIR/docker.sock"
-	local i
-	for i in $(seq 150); do
+	for _ in $(seq 150); do
 		"$D" version >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -116,14 +115,14 @@ engine_start() {
 }
 engine_stop() {
 	[ -n "$ENGINE_DIR" ] || return 0
-	local pid i
+	local pid
 	pid=$(cat "$ENGINE_DIR/dockerd.pid" 2>/dev/null || true)
 	if [ -n "$pid" ]; then
 		kill "$pid" 2>/dev/null || true
-		for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 		kill -9 "$pid" 2>/dev/null || true
 	fi
-	{ grep -o " $ENGINE_DIR[^ ]*" /proc/mounts || true; } | sort -r |
+	{ grep -o " ${ENGINE_DIR}[^ ]*" /proc/mounts || true; } | sort -r |
 		while read -r m; do umount -l "$m" || true; done
 	rm -rf "$ENGINE_DIR"
 	ENGINE_DIR=
