@@ -159,6 +159,16 @@ fuzz-replay: fuzz-replay-build
 clean:
 	rm -rf build build-asan build-clang bin
 
+# The container image, with no registry: tools/image.sh makes the debian:bookworm-slim base with
+# debootstrap (cached in build/image/), imports it and builds the Dockerfile on $DOCKER_HOST or a
+# private engine; test-image runs it against a private engine (tests/integration/test_image.sh).
+.PHONY: test-image
+image:
+	tools/image.sh
+
+test-image: bin/microscaler
+	bash tests/integration/test_image.sh
+
 -include $(LIB_OBJ:.o=.d) $(BUILD)/cmd/main.d
 
 # ---- sanitizers and valgrind (issue 9) -------------------------------------------------------

@@ -5,10 +5,12 @@
 #include "docker.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../utils/backoff.h"
 #include "../utils/http.h"
@@ -379,6 +381,13 @@ static void link_error(struct docker *dk, const char *msg)
 		return;
 	}
 	snprintf(dk->link_error, sizeof dk->link_error, "%s", msg);
+	/* curl words a unix socket it cannot open as "Failed to connect to localhost port 80"; the
+	 * usual causes (a non-root user without the socket's group, a wrong path) get named here. */
+	char detail[512];
+	if (dk->ep.socket_path[0] && access(dk->ep.socket_path, R_OK | W_OK) != 0) {
+		snprintf(detail, sizeof detail, "%s (%s: %s)", msg, dk->ep.socket_path, strerror(errno));
+		msg = detail;
+	}
 	log_error("docker", "engine unreachable", LOG_S("host", dk->ep.socket_path[0]
 							       ? dk->ep.socket_path
 							       : dk->ep.base_url),

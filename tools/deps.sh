@@ -8,11 +8,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # sources' real servers (redis-server, rabbitmq-server, prometheus), started on loopback by
 # tests/integration/test_metrics_*.sh; test_http_api.sh runs promtool and a Prometheus scraping
 # /metrics (prometheus), checks its listener with ss (iproute2) and drives the dashboard in
-# headless chromium. test_rootless.sh runs a rootless engine (rootlesskit, uidmap).
-PKGS=(build-essential clang pkg-config libuv1-dev libcurl4-openssl-dev libwebsockets-dev
-      libwebsockets-evlib-uv libcjson-dev libcmocka-dev libhiredis-dev libssl-dev docker.io
-      busybox-static openssl python3 redis-server rabbitmq-server prometheus tzdata chromium
-      iproute2 rootlesskit uidmap)
+# headless chromium. test_rootless.sh runs a rootless engine (rootlesskit, uidmap); debootstrap
+# makes the container image's base (make image); make fuzz needs libclang-rt-14-dev (libFuzzer)
+# and make valgrind needs valgrind.
+PKGS=(build-essential clang libclang-rt-14-dev pkg-config libuv1-dev libcurl4-openssl-dev
+      libwebsockets-dev libwebsockets-evlib-uv libcjson-dev libcmocka-dev libhiredis-dev libssl-dev
+      docker.io busybox-static openssl python3 redis-server rabbitmq-server prometheus tzdata
+      chromium iproute2 rootlesskit uidmap debootstrap valgrind)
 NPM_DIR="$ROOT/tests/npm"
 missing() {
 	local out=()

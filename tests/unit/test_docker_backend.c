@@ -448,11 +448,36 @@ static void test_container_of_an_unknown_task_is_reported_once_and_never_touched
 	free(buf);
 }
 
+/* curl reports a unix socket it cannot open as a refused TCP connection to localhost:80; the
+ * error line names the socket and the system's reason instead (here: it does not exist). */
+static void test_unreachable_socket_is_named_with_its_reason(void **state)
+{
+	struct fx *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	log_setup(LOG_FMT_LOGFMT, NULL, out);
+	f->s.docker_host = "unix:///nonexistent/docker.sock";
+	struct err e = ERR_INIT;
+	f->sched = scheduler_new("DOCKER", &f->loop, &f->tt, &f->s, &e);
+	assert_non_null(f->sched);
+	f->sched->on_counts = on_counts;
+	f->sched->core = f;
+	assert_int_equal(f->sched->ops->start(f->sched, &e), 0);
+	RUN_UNTIL(f, (fflush(out), buf && strstr(buf, "engine unreachable")));
+	assert_non_null(strstr(buf, "(/nonexistent/docker.sock: No such file or directory)"));
+	assert_false(f->sched->ready);
+	log_setup(LOG_FMT_LOGFMT, NULL, NULL);
+	fclose(out);
+	free(buf);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the fake engine may write to a connection curl closed */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_container_of_an_unknown_task_is_reported_once_and_never_touched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreachable_socket_is_named_with_its_reason, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creates_start_one_at_a_time_and_widen_per_container_started, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopts_owned_containers_and_scales_to_demand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_reached_inside_an_event_closes_cleanly, setup, teardown),
