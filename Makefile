@@ -108,6 +108,12 @@ clang:
 bench: all $(BENCH_BIN)
 	@tools/run-bench.sh $(BENCH_BIN)
 
+# The soak (issue 9): SOAK_MINUTES (default 30) of random remote demand against a private dockerd,
+# checked every second; writes bench/results/soak.md. Root; not part of `make test` or `make bench`.
+.PHONY: soak
+soak: all
+	@bench/soak
+
 format:
 	clang-format -i $(LIB_SRC) cmd/main.c $(wildcard */*.h */*/*.h) $(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC)
 
