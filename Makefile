@@ -85,10 +85,16 @@ run: deps-ok
 	MSS_SCHEDULER=$${MSS_SCHEDULER:-TOY} MSS_CONFIG=$${MSS_CONFIG:-DEMO} \
 	MSS_MONITOR=$${MSS_MONITOR:-TABLE} bin/microscaler
 
+# The CI contract (.ci/run). Unit tests on the release build, every fuzz crasher and seed replayed,
+# then the unit and integration suites against the ASan+UBSan build (the integration suite runs
+# once, on the sanitized programs: the same code with every memory error and leak fatal), then a
+# short libFuzzer run of every target. `make integration` runs it on the release build.
 test: deps-ok
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory fuzz-replay
+	@$(MAKE) --no-print-directory asan-test
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SMOKE_SECONDS=$(CI_FUZZ_SECONDS)
 
 unit: $(UNIT_BIN)
 	@tools/run-unit.sh $(UNIT_BIN)
@@ -132,6 +138,8 @@ FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.
 FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
+# The smoke run's length per target inside `make test`.
+CI_FUZZ_SECONDS ?= 15
 FUZZ_JOBS    ?= 2
 FUZZ_SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer
