@@ -77,6 +77,9 @@ apps() { echo "{\"maxContainers\":5,\"apps\":[{\"name\":\"web\",\"minContainers\
 ours() { [ "$("$DOCKER_CLI" ps -q --filter "label=$OURS" --filter status=running | wc -l)" -eq "$1" ] &&
 	[ "$("$DOCKER_CLI" ps -aq --filter "label=$OURS" | wc -l)" -eq "$1" ]; }
 apps 2
+# Under asan-test/valgrind BIN is a wrapper script in SAN_DIR (root's, mode 700), and the reports
+# are written there: the unprivileged agent must be able to run the one and write the other.
+[ -n "$SAN_DIR" ] && chown "$USER_NAME:" "$SAN_DIR"
 "${AS_USER[@]}" env -i PATH="$PATH" MSS_SCHEDULER=DOCKER MSS_CONFIG=FILE "MSS_CONFIG_FILE=$T/apps.json" \
 	MSS_MONITOR=none MSS_TICK_MS=100 MSS_PULL_IMAGES=false MSS_INSTANCE_ID=rootless MSS_HTTP_ADDR= \
 	"DOCKER_HOST=$DOCKER_HOST" "$BIN" >"$T/agent.log" 2>&1 &
@@ -94,5 +97,6 @@ if wait_exit "$AGENT_PID" 30; then
 else
 	not_ok "SIGTERM drains (still running after 30 s)"
 fi
+[ "$FAILS" -eq 0 ] || { echo "# the agent's log:"; tail -20 "$T/agent.log" | sed 's/^/#   /'; }
 echo "# $(basename "$0") took ${SECONDS}s"
 finish
