@@ -39,7 +39,7 @@ int marathon_base_url(const char *api, char *out, size_t n, struct err *e)
 	if (host == 0)
 		return err_set(e, "MSS_MARATHON_API: no host in '%s'", api);
 	for (const char *p = api; *p; p++)
-		if (strchr("?# ", *p) || (unsigned char)*p < ' ' || *p == 0x7f)
+		if (strchr("?# ", *p) || iscntrl((unsigned char)*p))
 			return err_set(e, "MSS_MARATHON_API: no query, fragment, spaces or control "
 			                  "characters allowed: '%s'", api);
 	size_t len = strlen(api);
@@ -94,7 +94,7 @@ int marathon_app_id(const char *id, char *out, size_t n, struct err *e)
 int marathon_token_header(const char *token, char *out, size_t n, struct err *e)
 {
 	for (const char *p = token; *p; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
+		if (iscntrl((unsigned char)*p))
 			return err_set(e, "MSS_MARATHON_TOKEN: must not contain control characters");
 	bool verbatim = strncmp(token, "token=", 6) == 0 || strncmp(token, "Bearer ", 7) == 0;
 	if (!verbatim && strchr(token, ' '))

@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@
 static void one_line(char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < ' ' || *s == 0x7f)
+		if (iscntrl((unsigned char)*s))
 			*s = ' ';
 }
 
