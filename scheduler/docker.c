@@ -1424,9 +1424,10 @@ static void dk_sync(struct scheduler *s)
 		 * (on_created): it covers that much of the excess, so no running container is
 		 * stopped in its place. */
 		int creating = 0;
-		for (struct dk_container *c = dk->containers; c; c = c->next)
-			if (c->task == t && c->state == DK_CREATING && c->req)
-				creating++;
+		if (excess > 0)
+			for (struct dk_container *c = dk->containers; c; c = c->next)
+				if (c->task == t && c->state == DK_CREATING && c->req)
+					creating++;
 		while (excess-- > 0 && dk->in_flight < stop_slots(dk)) {
 			/* One waiting for the engine's restart goes first: nothing runs in it, and
 			 * the engine's backoff may be a minute. */
